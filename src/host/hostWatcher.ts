@@ -1,0 +1,203 @@
+/**
+ * Keeps one host's picture current: connects, takes a snapshot, then follows Docker's event
+ * stream on the same connection and re-reads only the containers when something happens
+ * (debounced). Memory and load are re-read on a slow timer; nothing polls the containers.
+ */
+import type { Readable } from 'node:stream';
+import type { HostProfile } from '../core/hostProfile';
+import { computeWarnings } from '../core/hostState';
+import { describeError, type Logger } from '../core/logger';
+import { Emitter, type Disposable } from './emitter';
+import type { ConnectionState, HostConnection } from './hostConnection';
+import { HostError, toHostError } from './hostErrors';
+import { readContainers, readHostSnapshot, readMetrics, SnapshotCache, type HostSnapshot } from './hostSnapshot';
+
+export type WatchChange = { kind: 'connection' } | { kind: 'snapshot'; scope: 'all' | 'containers' | 'metrics' };
+
+export interface HostWatcherOptions {
+  /** Docker events arrive in bursts (a recreate is 4-6 events); one re-read per burst. */
+  eventDebounceMs?: number;
+  metricsIntervalMs?: number;
+}
+
+export class HostWatcher implements Disposable {
+  private readonly _onDidChange = new Emitter<WatchChange>();
+  readonly onDidChange = this._onDidChange.event;
+  private _snapshot?: HostSnapshot;
+  private _isRefreshing = false;
+  private dockerRootDir?: string;
+  private readonly cache = new SnapshotCache();
+  private events?: Readable;
+  private eventTimer?: NodeJS.Timeout;
+  private metricsTimer?: NodeJS.Timeout;
+  private isDisposed = false;
+  private readonly subscriptions: Disposable[] = [];
+  private readonly eventDebounceMs: number;
+  private readonly metricsIntervalMs: number;
+
+  constructor(
+    readonly connection: HostConnection,
+    private readonly logger: Logger,
+    options: HostWatcherOptions = {},
+  ) {
+    this.eventDebounceMs = options.eventDebounceMs ?? 250;
+    this.metricsIntervalMs = options.metricsIntervalMs ?? 30_000;
+    this.subscriptions.push(connection.onDidChangeState((state) => this.onConnectionState(state)));
+  }
+
+  get profile(): HostProfile {
+    return this.connection.profile;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.connection.state;
+  }
+
+  /** The last snapshot; still kept (and shown as stale) while reconnecting. */
+  get snapshot(): HostSnapshot | undefined {
+    return this._snapshot;
+  }
+
+  get isRefreshing(): boolean {
+    return this._isRefreshing;
+  }
+
+  /** Connects (if needed) and takes a full snapshot. Errors end up in `connectionState`, not thrown. */
+  async start(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.connection.connect(signal);
+    } catch (error) {
+      this.logger.warn(`${this.profile.name}: ${describeError(error)}`);
+      return;
+    }
+    await this.refresh();
+  }
+
+  /** `force` (the user's Refresh) reads everything again, `nginx -t` included. */
+  async refresh(options: { force?: boolean } = {}): Promise<void> {
+    if (this.connection.state.kind !== 'connected' || this.isDisposed) return;
+    if (options.force) this.cache.clear();
+    this._isRefreshing = true;
+    this._onDidChange.fire({ kind: 'snapshot', scope: 'all' });
+    try {
+      if (this.dockerRootDir === undefined) this.dockerRootDir = await this.readDockerRootDir();
+      this._snapshot = await readHostSnapshot(this.connection, this.dockerRootDir, this.cache);
+      for (const [part, error] of Object.entries(this._snapshot.problems)) this.logger.warn(`${this.profile.name}: ${part}: ${error.message}`);
+      this.ensureEventStream();
+      this.ensureMetricsTimer();
+    } finally {
+      this._isRefreshing = false;
+      this._onDidChange.fire({ kind: 'snapshot', scope: 'all' });
+    }
+  }
+
+  private async readDockerRootDir(): Promise<string | undefined> {
+    try {
+      return (await this.connection.docker().info()).DockerRootDir as string;
+    } catch {
+      return undefined; // Reported by the containers part of the snapshot.
+    }
+  }
+
+  private onConnectionState(state: ConnectionState): void {
+    if (state.kind !== 'connected') this.stopFollowing();
+    this._onDidChange.fire({ kind: 'connection' });
+    // After a reconnect the picture may be minutes old: read it all again by itself.
+    if (state.kind === 'connected' && this._snapshot) void this.refresh({ force: true });
+  }
+
+  private ensureEventStream(): void {
+    if (this.events || this._snapshot?.problems.docker) return;
+    const since = Math.floor(Date.now() / 1000);
+    this.connection
+      .docker()
+      .getEvents({ since, filters: JSON.stringify({ type: ['container'] }) })
+      .then((stream) => {
+        if (this.isDisposed || this.connection.state.kind !== 'connected') {
+          (stream as Readable).destroy();
+          return;
+        }
+        const events = stream as Readable;
+        this.events = events;
+        let buffered = '';
+        events.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) if (line.trim()) this.onDockerEvent(line);
+        });
+        const ended = (): void => {
+          if (this.events !== events) return;
+          this.events = undefined;
+          // The stream can end without the connection dropping (dockerd restart): follow again.
+          if (!this.isDisposed && this.connection.state.kind === 'connected') setTimeout(() => this.ensureEventStream(), 1000).unref();
+        };
+        events.on('end', ended);
+        events.on('close', ended);
+        events.on('error', ended);
+      })
+      .catch((error: unknown) => this.logger.warn(`${this.profile.name}: cannot follow Docker events: ${toHostError(error).message}`));
+  }
+
+  private onDockerEvent(line: string): void {
+    try {
+      const event = JSON.parse(line) as { status?: string; Action?: string; Actor?: { Attributes?: { name?: string } } };
+      const action = event.Action ?? event.status ?? '';
+      // Every healthcheck probe is an exec_create/start/die; only health_status changes matter.
+      if (action.startsWith('exec_')) return;
+      this.logger.trace(`${this.profile.name}: docker event ${action} ${event.Actor?.Attributes?.name ?? ''}`);
+    } catch {
+      return;
+    }
+    clearTimeout(this.eventTimer);
+    this.eventTimer = setTimeout(() => void this.refreshContainers(), this.eventDebounceMs);
+  }
+
+  private async refreshContainers(): Promise<void> {
+    const snapshot = this._snapshot;
+    if (!snapshot || this.connection.state.kind !== 'connected') return;
+    try {
+      const containers = await readContainers(this.connection, this.cache);
+      this._snapshot = { ...snapshot, containers, takenAtMs: Date.now(), warnings: computeWarnings(this.profile, containers, snapshot.nginx, snapshot.metrics, snapshot.listening) };
+      this._onDidChange.fire({ kind: 'snapshot', scope: 'containers' });
+    } catch (error) {
+      this.logger.warn(`${this.profile.name}: re-reading containers failed: ${toHostError(error).message}`);
+    }
+  }
+
+  private ensureMetricsTimer(): void {
+    if (this.metricsTimer) return;
+    this.metricsTimer = setInterval(() => void this.refreshMetrics(), this.metricsIntervalMs);
+    this.metricsTimer.unref();
+  }
+
+  private async refreshMetrics(): Promise<void> {
+    const snapshot = this._snapshot;
+    if (!snapshot || this.connection.state.kind !== 'connected') return;
+    try {
+      const metrics = await readMetrics(this.connection, this.dockerRootDir);
+      this._snapshot = { ...snapshot, metrics, warnings: computeWarnings(this.profile, snapshot.containers, snapshot.nginx, metrics, snapshot.listening) };
+      this._onDidChange.fire({ kind: 'snapshot', scope: 'metrics' });
+    } catch (error) {
+      if (!(error instanceof HostError && error.code === 'connectionLost')) this.logger.debug(`${this.profile.name}: metrics: ${describeError(error)}`);
+    }
+  }
+
+  private stopFollowing(): void {
+    const events = this.events;
+    this.events = undefined;
+    events?.destroy();
+    clearTimeout(this.eventTimer);
+    clearInterval(this.metricsTimer);
+    this.metricsTimer = undefined;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    this.stopFollowing();
+    for (const subscription of this.subscriptions.splice(0)) subscription.dispose();
+    this._onDidChange.dispose();
+    this.connection.dispose();
+  }
+}
