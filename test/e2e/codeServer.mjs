@@ -472,6 +472,7 @@ export async function startCodeServer({
   log = defaultLog,
   timeoutMs = 90_000,
   killOnSignals = true,
+  env: extraEnv = {},
 } = {}) {
   if (!folder) throw new Error(`${PREFIX} startCodeServer: folder is required`);
   folder = path.resolve(folder);
@@ -508,6 +509,8 @@ export async function startCodeServer({
     XDG_DATA_HOME: path.join(baseDir, 'xdg-data'),
     // No extension gallery (code-server's default is open-vsx.org): nothing leaves loopback.
     EXTENSIONS_GALLERY: process.env.EXTENSIONS_GALLERY || '{}',
+    // e.g. HOME: a test's own ~/.ssh/known_hosts, so trusting the sandbox key never touches the user's.
+    ...extraEnv,
   };
   delete env.VSCODE_IPC_HOOK_CLI;
   delete env.ELECTRON_RUN_AS_NODE;

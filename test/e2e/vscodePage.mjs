@@ -238,6 +238,17 @@ export class VSCodePage {
     return !(await panel.isVisible().catch(() => false));
   }
 
+  /** Drag the sash right of the side bar so rows show their whole description (for screenshots). */
+  async widenSideBar(width = 640) {
+    const box = await this.page.locator('.part.sidebar').boundingBox();
+    if (!box || box.width >= width) return;
+    const y = box.y + box.height / 2;
+    await this.page.mouse.move(box.x + box.width + 2, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + width, y, { steps: 8 });
+    await this.page.mouse.up();
+  }
+
   /** Screenshot of the page (or of a locator) into test-results/<name>.png. Returns the path. */
   async screenshot(name, { locator } = {}) {
     fs.mkdirSync(RESULTS_DIR, { recursive: true });

@@ -1,0 +1,106 @@
+// End to end (issue 4): the packaged extension in real VS Code (code-server) in Chromium, with a
+// workspace configured for the sandbox host. The first connection asks about the host key (a real
+// unknown-host case); after "Trust and Connect" the tree shows both Spring colors with the live one
+// marked, health icons, Nginx state and host metrics, and the status bar names the live color.
+// Screenshots (dark and light theme) go to test-results/.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ensureChromium, startCodeServer } from './codeServer.mjs';
+import { openVSCode, REPO_ROOT } from './vscodePage.mjs';
+
+const VSIX = path.resolve(process.env.SWITCHYARD_VSIX || path.join(REPO_ROOT, 'dist', 'switchyard.vsix'));
+const log = (m) => console.log(`[e2e] ${m}`);
+const sandboxDir = process.env.SWITCHYARD_SANDBOX_DIR || '/var/lib/switchyard-sandbox';
+
+let tmp;
+let home;
+let cs;
+let vs;
+let profiles;
+
+/** The color the sandbox's switch file really points to (read from disk, not from the extension). */
+function liveColorOnDisk() {
+  const info = JSON.parse(fs.readFileSync(path.join(sandboxDir, 'sandbox.json'), 'utf8'));
+  const text = fs.readFileSync(path.join(info.nginx.confDir, 'active-upstream.conf'), 'utf8').replace(/#.*$/gm, '');
+  return /server\s+127\.0\.0\.1:8081/.test(text) ? 'green' : 'blue';
+}
+
+before(
+  async () => {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} does not exist: run \`npm run package\` first`);
+    ensureChromium({ log });
+    profiles = JSON.parse(execFileSync(process.execPath, [path.join(REPO_ROOT, 'test', 'sandbox', 'sandboxProfile.mjs')], { encoding: 'utf8' }));
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-e2e-tree-'));
+    // Its own HOME: the trusted host key goes to this known_hosts, not the real user's.
+    home = path.join(tmp, 'home');
+    fs.mkdirSync(home);
+    const folder = path.join(tmp, 'handdoc-workspace');
+    fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
+    fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ 'switchyard.hosts': profiles }, null, 2)}\n`);
+    cs = await startCodeServer({ folder, vsixPath: VSIX, baseDir: path.join(tmp, 'code-server'), env: { HOME: home }, log });
+    vs = await openVSCode(cs.url, { log });
+  },
+  { timeout: 15 * 60_000 },
+);
+
+after(async () => {
+  if (vs) await vs.close();
+  if (cs) await cs.stop();
+  if (tmp && !process.env.SWITCHYARD_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the first connection asks about the unknown host key and records it after "Trust and Connect"', { timeout: 180_000 }, async () => {
+  const page = vs.page;
+  await vs.openViewContainer('Switchyard');
+  const dialog = page.locator('.monaco-dialog-box').filter({ hasText: 'has never connected to [127.0.0.1]:2222' });
+  await dialog.waitFor({ state: 'visible', timeout: 120_000 });
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', path.join(sandboxDir, 'ssh', 'ssh_host_ed25519_key.pub')], { encoding: 'utf8' }).split(' ')[1];
+  assert.match(await dialog.innerText(), new RegExp(fingerprint.replace(/[+/]/g, '\\$&')), 'the dialog shows the key’s SHA256 fingerprint');
+  await vs.screenshot('tree-host-key');
+  await dialog.getByRole('button', { name: 'Trust and Connect' }).click();
+  await vs.waitForViewText(/live: (blue|green)/, { timeout: 60_000 });
+  const knownHosts = fs.readFileSync(path.join(home, '.ssh', 'known_hosts'), 'utf8');
+  assert.match(knownHosts, /^\[127\.0\.0\.1\]:2222 ssh-ed25519 /m, 'the trusted key is in the test HOME’s known_hosts');
+});
+
+test('the tree shows both colors with the live one marked, health icons, Nginx and host state', { timeout: 120_000 }, async () => {
+  const page = vs.page;
+  const live = liveColorOnDisk();
+  const idle = live === 'blue' ? 'green' : 'blue';
+  const row = (label) => page.locator('.part.sidebar .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
+  await vs.waitForViewText(`live: ${live}`, { timeout: 60_000 });
+  await row(live).waitFor({ state: 'visible' });
+  assert.match(await row(live).innerText(), /LIVE · healthy/);
+  assert.match(await row(idle).innerText(), /idle · (healthy|starting)/);
+  // Theme-colored codicons: the live color filled, the idle one an outline.
+  assert.equal(await row(live).locator('.codicon-circle-large-filled').count(), 1);
+  assert.equal(await row(idle).locator('.codicon-circle-large-outline').count(), 1);
+  await row('handdoc-fastapi').waitFor({ state: 'visible' });
+  assert.match(await row('handdoc-fastapi').innerText(), /healthy · :8000 · up /);
+  assert.equal(await row('handdoc-fastapi').locator('.codicon-pass-filled').count(), 1);
+  assert.match(await row('nginx -t').innerText(), /configuration OK/);
+  assert.match(await row('active-upstream.conf').innerText(), new RegExp(`127\\.0\\.0\\.1:${live === 'blue' ? 8080 : 8081} \\(${live}\\)`));
+  const status = page.locator('.part.statusbar').getByText(new RegExp(`handdoc-sandbox spring: ${live}`));
+  await status.waitFor({ state: 'visible', timeout: 30_000 });
+  await vs.closePanel();
+  await vs.widenSideBar(700);
+  await row('Host').click();
+  await vs.waitForViewText(/^Memory$/);
+  assert.match(await row('Memory').innerText(), /used of .* available/);
+  await vs.screenshot('tree-dark');
+});
+
+test('the same tree in a light theme', { timeout: 120_000 }, async () => {
+  const page = vs.page;
+  await vs.runCommand('Preferences: Color Theme');
+  await page.keyboard.type('Light Modern');
+  await vs.pickQuickItem('Light Modern');
+  await page.waitForFunction(() => document.querySelector('.monaco-workbench')?.classList.contains('vs'), undefined, { timeout: 15_000 });
+  await vs.waitForViewText(/live: (blue|green)/);
+  await vs.screenshot('tree-light');
+});
