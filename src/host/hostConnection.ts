@@ -895,6 +895,22 @@ export class HostConnection implements Disposable {
     });
   }
 
+  /** Size, used and available space of the filesystem holding the path (OpenSSH's statvfs extension, one SFTP request). */
+  async statvfs(remotePath: string): Promise<{ sizeKb: number; usedKb: number; availKb: number }> {
+    const sftp = await this.sftp();
+    return new Promise((resolve, reject) => {
+      sftp.ext_openssh_statvfs(remotePath, (error, info: { f_frsize: number; f_blocks: number; f_bfree: number; f_bavail: number }) => {
+        if (error) {
+          reject(this.sftpError(error, remotePath, 'look at'));
+          return;
+        }
+        const kb = (blocks: number): number => Math.round((blocks * info.f_frsize) / 1024);
+        // As df: used = total - free; available is what a non-root user may still write.
+        resolve({ sizeKb: kb(info.f_blocks), usedKb: kb(info.f_blocks - info.f_bfree), availKb: kb(info.f_bavail) });
+      });
+    });
+  }
+
   /** Reads a file over SFTP; with `sudo`, a file the user may not read is read with `sudo -n cat`. */
   async readFile(remotePath: string, options: { sudo?: boolean } = {}): Promise<Buffer> {
     const sftp = await this.sftp();

@@ -9,13 +9,13 @@ import type Dockerode from 'dockerode';
 import type { HostProfile } from '../core/hostProfile';
 import {
   computeWarnings,
-  parseDfPk,
   parseLoadavg,
   parseMeminfo,
   parseSsListening,
   type ContainerHealth,
   type ContainerInfo,
   type ContainerState,
+  type DiskUsage,
   type HostMetrics,
   type HostWarning,
   type ListeningSocket,
@@ -23,7 +23,7 @@ import {
   type SwitchFileState,
 } from '../core/hostState';
 import { parseSwitchFile, resolveActiveColor } from '../core/nginxSwitchFile';
-import type { ExecOptions, ExecResult } from './hostConnection';
+import type { ExecOptions, ExecResult, RemoteStat } from './hostConnection';
 import { HostError, toHostError } from './hostErrors';
 
 /** What the snapshot needs of a connection (HostConnection, or a fake in unit tests). */
@@ -31,6 +31,8 @@ export interface SnapshotSource {
   readonly profile: HostProfile;
   exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
   readFile(remotePath: string, options?: { sudo?: boolean }): Promise<Buffer>;
+  stat(remotePath: string): Promise<RemoteStat | undefined>;
+  statvfs(remotePath: string): Promise<{ sizeKb: number; usedKb: number; availKb: number }>;
   docker(): Dockerode;
 }
 
@@ -54,7 +56,7 @@ export interface HostSnapshot {
  */
 export class SnapshotCache {
   readonly inspects = new Map<string, { listKey: string; info: ContainerInfo }>();
-  nginxTest?: { filesKey: string; result: NginxState['configTest'] };
+  nginxTest?: { filesKey: string; result: NginxState['configTest']; testedAtMs: number };
 
   clear(): void {
     this.inspects.clear();
@@ -134,21 +136,17 @@ export function nginxArgs(profile: HostProfile, ...args: string[]): string[] {
 }
 
 /**
- * Everything the tree needs from the host's shell and files, in ONE command on the kept-open shell
- * (one round trip): memory, load, disk of the Docker root, listening sockets, the switch files, and
- * a listing of the Nginx files whose change makes `nginx -t` run again. Sections are framed by a
- * marker with a fresh nonce, so no file content can fake one.
+ * What the tree needs from the host's files and shell, in ONE command on the kept-open shell (one
+ * round trip, two processes): /proc/meminfo, /proc/loadavg and the switch files through one
+ * `grep -HZ` (every line tagged with its file), then `ss -ltnH`. Sections are framed by a marker
+ * with a fresh nonce, so no file content can fake one.
  */
 const probeScript = [
-  'm=$1; root=$2; confdir=$3; mainconf=$4; shift 4',
+  'm=$1; shift',
   'sec() { printf \'\\n%s %s\\n\' "$m" "$1"; }',
   'end() { printf \'\\n%s exit %s\\n\' "$m" "$1"; }',
-  'sec meminfo; cat /proc/meminfo 2>&1; end $?',
-  'sec loadavg; cat /proc/loadavg 2>&1; end $?',
-  'sec df; if [ -n "$root" ]; then df -Pk -- "$root" 2>&1; end $?; else end 0; fi',
+  'sec files; grep -HZ \'\' -- /proc/meminfo /proc/loadavg "$@" 2>&1; end $?',
   'sec ss; ss -ltnH 2>&1; end $?',
-  'sec nginxfiles; ls -l --time-style=+%s.%N -- "$confdir" ${mainconf:+"$mainconf"} 2>&1; end $?',
-  'for f in "$@"; do sec "file:$f"; cat -- "$f" 2>&1; end $?; done',
 ].join('\n');
 
 export interface ProbeSection {
@@ -175,12 +173,14 @@ export function parseProbeOutput(stdout: string, marker: string): Map<string, Pr
   return sections;
 }
 
-export async function runHostProbe(source: SnapshotSource, dockerRootDir: string | undefined): Promise<Map<string, ProbeSection>> {
-  const { profile } = source;
+export async function runHostProbe(source: SnapshotSource): Promise<Map<string, ProbeSection>> {
   const marker = `\u001eswitchyard-${randomBytes(6).toString('hex')}`;
-  const switchFiles = profile.services.flatMap((service) => (service.kind === 'blueGreen' ? [service.switchFile] : []));
-  const result = await source.exec(['sh', '-c', probeScript, 'sh', marker, dockerRootDir ?? '', profile.nginx.confDir, profile.nginx.mainConfig ?? '', ...switchFiles]);
+  const result = await source.exec(['sh', '-c', probeScript, 'sh', marker, ...switchFilePaths(source.profile)]);
   return parseProbeOutput(`\n${result.stdout}`, marker);
+}
+
+function switchFilePaths(profile: HostProfile): string[] {
+  return profile.services.flatMap((service) => (service.kind === 'blueGreen' ? [service.switchFile] : []));
 }
 
 function section(sections: Map<string, ProbeSection>, name: string): ProbeSection {
@@ -189,18 +189,47 @@ function section(sections: Map<string, ProbeSection>, name: string): ProbeSectio
   return found;
 }
 
-export function metricsFromProbe(sections: Map<string, ProbeSection>, dockerRootDir: string | undefined): HostMetrics {
-  const mem = parseMeminfo(section(sections, 'meminfo').text);
-  const load = parseLoadavg(section(sections, 'loadavg').text);
+/** The files of `grep -HZ ''` output: each line is `path\0line`; `grep: path: reason` lines are errors. */
+export function splitGrepFiles(text: string, paths: readonly string[]): Map<string, { text: string } | { error: string }> {
+  const lines = new Map<string, string[]>();
+  const errors = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const nul = line.indexOf('\0');
+    if (nul >= 0) {
+      const path = line.slice(0, nul);
+      lines.set(path, [...(lines.get(path) ?? []), line.slice(nul + 1)]);
+      continue;
+    }
+    for (const path of paths) {
+      if (line.startsWith(`grep: ${path}: `)) errors.set(path, line.slice(`grep: ${path}: `.length));
+    }
+  }
+  const files = new Map<string, { text: string } | { error: string }>();
+  for (const path of paths) {
+    const error = errors.get(path);
+    // An empty file prints nothing: that is an empty text, not an error.
+    files.set(path, error !== undefined ? { error } : { text: (lines.get(path) ?? []).map((l) => `${l}\n`).join('') });
+  }
+  return files;
+}
+
+function probeFiles(sections: Map<string, ProbeSection>, profile: HostProfile): Map<string, { text: string } | { error: string }> {
+  return splitGrepFiles(section(sections, 'files').text, ['/proc/meminfo', '/proc/loadavg', ...switchFilePaths(profile)]);
+}
+
+function fileText(files: Map<string, { text: string } | { error: string }>, path: string): string {
+  const file = files.get(path);
+  if (!file || 'error' in file) throw new HostError('commandFailed', `Cannot read ${path} on the host: ${file && 'error' in file ? file.error : 'missing from the answer'}.`);
+  return file.text;
+}
+
+export function metricsFromProbe(sections: Map<string, ProbeSection>, profile: HostProfile, dockerRootDisk: DiskUsage | undefined): HostMetrics {
+  const files = probeFiles(sections, profile);
+  const mem = parseMeminfo(fileText(files, '/proc/meminfo'));
+  const load = parseLoadavg(fileText(files, '/proc/loadavg'));
   if (!mem.ok) throw new HostError('commandFailed', mem.error);
   if (!load.ok) throw new HostError('commandFailed', load.error);
-  const metrics: HostMetrics = { ...mem.value, ...load.value };
-  const df = sections.get('df');
-  if (dockerRootDir && df?.exitCode === 0) {
-    const rows = parseDfPk(df.text);
-    if (rows.ok) metrics.dockerRootDisk = { ...rows.value[0], path: dockerRootDir };
-  }
-  return metrics;
+  return { ...mem.value, ...load.value, ...(dockerRootDisk ? { dockerRootDisk } : {}) };
 }
 
 export function listeningFromProbe(sections: Map<string, ProbeSection>): ListeningSocket[] {
@@ -211,14 +240,39 @@ export function listeningFromProbe(sections: Map<string, ProbeSection>): Listeni
   return parsed.value;
 }
 
+/** Disk use of the Docker root through SFTP's statvfs (no process on the host); undefined when unknown. */
+async function readDockerRootDisk(source: SnapshotSource, dockerRootDir: string | undefined): Promise<DiskUsage | undefined> {
+  if (!dockerRootDir) return undefined;
+  try {
+    return { path: dockerRootDir, ...(await source.statvfs(dockerRootDir)) };
+  } catch {
+    return undefined; // Not readable by the user: the tree shows no disk row rather than a wrong one.
+  }
+}
+
+/**
+ * Sizes and mtimes of the Nginx conf dir, main config and switch files (SFTP stats, in parallel):
+ * `nginx -t` runs again when this changes, or when its result is older than `nginxTestMaxAgeMs`
+ * (an in-place edit of another file in conf.d does not change the dir).
+ */
+async function nginxFilesKey(source: SnapshotSource): Promise<string> {
+  const { nginx } = source.profile;
+  const paths = [nginx.confDir, ...(nginx.mainConfig ? [nginx.mainConfig] : []), ...switchFilePaths(source.profile)];
+  const stats = await Promise.all(paths.map((path) => source.stat(path).catch(() => undefined)));
+  return JSON.stringify(stats.map((stat, i) => [paths[i], stat?.size, stat?.mtimeMs]));
+}
+
+export const nginxTestMaxAgeMs = 30_000;
+
 /** Switch files from the probe; `nginx -t` only when an Nginx file changed since the cached run. */
-export async function nginxFromProbe(source: SnapshotSource, sections: Map<string, ProbeSection>, cache: SnapshotCache): Promise<NginxState> {
+export async function nginxFromProbe(source: SnapshotSource, sections: Map<string, ProbeSection>, filesKey: string, cache: SnapshotCache): Promise<NginxState> {
   const { profile } = source;
+  const files = probeFiles(sections, profile);
   const switchFiles = profile.services.flatMap((service) => (service.kind === 'blueGreen' ? [service] : [])).map((service): SwitchFileState => {
     const state: SwitchFileState = { service: service.name, path: service.switchFile };
-    const file = section(sections, `file:${service.switchFile}`);
-    if (file.exitCode !== 0) {
-      state.error = `cannot read ${service.switchFile}: ${file.text.trim().replace(/^cat: /, '')}`;
+    const file = files.get(service.switchFile);
+    if (!file || 'error' in file) {
+      state.error = `cannot read ${service.switchFile}: ${file && 'error' in file ? file.error : 'no answer'}`;
       return state;
     }
     const parsed = parseSwitchFile(file.text, { ports: [service.colors.blue.port, service.colors.green.port] }, service.switchFile);
@@ -232,20 +286,21 @@ export async function nginxFromProbe(source: SnapshotSource, sections: Map<strin
     else state.error = active.error;
     return state;
   });
-  const filesKey = section(sections, 'nginxfiles').text;
-  if (cache.nginxTest?.filesKey === filesKey) return { switchFiles, configTest: cache.nginxTest.result };
+  const cached = cache.nginxTest;
+  if (cached && cached.filesKey === filesKey && Date.now() - cached.testedAtMs < nginxTestMaxAgeMs) return { switchFiles, configTest: cached.result };
   const test = await source.exec(nginxArgs(profile, '-t'), { sudo: profile.nginx.useSudo, timeoutMs: 20_000 });
   if (test.exitCode === 127 || /^sudo: \S+: command not found/m.test(test.stderr)) {
     throw new HostError('nginxNotInstalled', `nginx is not installed on the host (or not at "${profile.nginx.binary}").`, { hint: 'Set switchyard.hosts[].nginx.binary to its path.' });
   }
   const configTest = { ok: test.exitCode === 0, output: `${test.stderr}${test.stdout}`.trim() };
-  cache.nginxTest = { filesKey, result: configTest };
+  cache.nginxTest = { filesKey, result: configTest, testedAtMs: Date.now() };
   return { switchFiles, configTest };
 }
 
 /** Memory, load and disk alone (the watcher's slow timer). */
 export async function readMetrics(source: SnapshotSource, dockerRootDir: string | undefined): Promise<HostMetrics> {
-  return metricsFromProbe(await runHostProbe(source, dockerRootDir), dockerRootDir);
+  const [sections, disk] = await Promise.all([runHostProbe(source), readDockerRootDisk(source, dockerRootDir)]);
+  return metricsFromProbe(sections, source.profile, disk);
 }
 
 /**
@@ -262,11 +317,14 @@ export async function readHostSnapshot(source: SnapshotSource, dockerRootDir?: s
       return undefined;
     }
   };
-  const probe = runHostProbe(source, dockerRootDir);
+  // All of these leave at once: one round trip on a slow link (plus nginx -t when a file changed).
+  const probe = runHostProbe(source);
+  const disk = readDockerRootDisk(source, dockerRootDir);
+  const filesKey = nginxFilesKey(source);
   const [containers, nginx, metrics, listening] = await Promise.all([
     settle('docker', readContainers(source, cache)),
-    settle('nginx', probe.then((sections) => nginxFromProbe(source, sections, cache))),
-    settle('metrics', probe.then((sections) => metricsFromProbe(sections, dockerRootDir))),
+    settle('nginx', Promise.all([probe, filesKey]).then(([sections, key]) => nginxFromProbe(source, sections, key, cache))),
+    settle('metrics', Promise.all([probe, disk]).then(([sections, d]) => metricsFromProbe(sections, source.profile, d))),
     settle('listening', probe.then((sections) => listeningFromProbe(sections))),
   ]);
   const nginxState = nginx ?? { switchFiles: [], configTest: { ok: true, output: '' } };
