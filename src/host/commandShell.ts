@@ -123,8 +123,9 @@ export function buildShellRequest(nonce: string, id: string, commandLine: string
   const input = stdin ? '"$T/i"' : '/dev/null';
   const feed = stdin ? `printf '%s' ${quoteArg(stdin.toString('base64'))} | base64 -d >"$T/i"; ` : '';
   return (
-    `${feed}( ${commandLine} ) <${input} >"$T/o" 2>"$T/e"; s=$?; o=$(wc -c <"$T/o"); e=$(wc -c <"$T/e"); ` +
-    `printf 'SYF%s %s %s %s %s\\n' ${quoteArg(nonce)} ${quoteArg(id)} "$s" $o $e; cat "$T/o" "$T/e"\n`
+    // One `wc` for both sizes ("N o M e T total"): every process costs on a busy host.
+    `${feed}( ${commandLine} ) <${input} >"$T/o" 2>"$T/e"; s=$?; set -- $(wc -c "$T/o" "$T/e"); ` +
+    `printf 'SYF%s %s %s %s %s\\n' ${quoteArg(nonce)} ${quoteArg(id)} "$s" "$1" "$3"; cat "$T/o" "$T/e"\n`
   );
 }
 
