@@ -95,6 +95,22 @@ test('the tree shows both colors with the live one marked, health icons, Nginx a
   await vs.screenshot('tree-dark');
 });
 
+test('clicking the switch file opens it from the host in an editor', { timeout: 60_000 }, async () => {
+  const page = vs.page;
+  const live = liveColorOnDisk();
+  await page.locator('.part.sidebar .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: /^active-upstream\.conf$/ }) }).first().click();
+  const tab = page.locator('.tabs-container .tab').filter({ hasText: 'active-upstream.conf' });
+  await tab.waitFor({ state: 'visible', timeout: 30_000 });
+  const editorText = page.locator('.editor-instance .view-lines').first();
+  await page.waitForFunction(
+    (port) => [...document.querySelectorAll('.editor-instance .view-lines')].some((el) => el.textContent.replace(/\u00a0/g, ' ').includes(`server 127.0.0.1:${port};`)),
+    live === 'blue' ? 8080 : 8081,
+    { timeout: 30_000 },
+  );
+  assert.match((await editorText.innerText()).replace(/\u00a0/g, ' '), /upstream spring_backend/);
+  await vs.screenshot('tree-open-switch-file');
+});
+
 test('the same tree in a light theme', { timeout: 120_000 }, async () => {
   const page = vs.page;
   await vs.runCommand('Preferences: Color Theme');
