@@ -46,6 +46,9 @@ DOCKER=/usr/bin/docker                      # Debian's 20.10 client, same versio
 CONTAINERS=(handdoc-fastapi handdoc-spring-blue handdoc-spring-green)
 PACKAGES=(openssh-server docker.io docker-compose nginx docker-registry busybox-static wrk sudo
           openssl curl iproute2 procps passwd)
+# Tests check the message for a package apt cannot install with this (space-separated names).
+read -r -a EXTRA_PACKAGES <<<"${SWITCHYARD_SANDBOX_EXTRA_PACKAGES:-}"
+PACKAGES+=("${EXTRA_PACKAGES[@]}")
 
 export DOCKER_HOST=unix://$DOCKER_SOCK DOCKER_BUILDKIT=0 COMPOSE_INTERACTIVE_NO_CLI=1
 
