@@ -191,7 +191,7 @@ async function main() {
   const line = '='.repeat(Math.max(60, codeServer.url.length + 4));
   console.log(
     `\n${line}\n  Switchyard is running in VS Code at ${codeServer.url}\n` +
-      `  (open it in your browser; the extension activates ~15-20 s after the page loads)\n` +
+      `  (open it in your browser; click the Switchyard icon in the activity bar and trust the sandbox host key)\n` +
       `  Ctrl-C stops code-server${keepSandbox ? ' (the sandbox host stays up)' : ' and the sandbox host'}.\n${line}\n`,
   );
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s; code-server log: ${codeServer.logFile}`);
