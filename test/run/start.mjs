@@ -14,7 +14,7 @@
 //          --port N         instead of $SWITCHYARD_PORT / 8765
 // Re-running is fine: each step is idempotent (a fresh VS Code profile each time).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,10 +175,17 @@ async function main() {
   say('4/5 code-server');
   await ensureCodeServer({ log: (m) => say(`    ${m}`) });
   if (stopping) return;
+  // VS Code gets its own HOME, so the sandbox's host key lands in a demo known_hosts, never in
+  // yours; the sandbox makes a new key whenever it is rebuilt, so the old entry is dropped first
+  // and the first connection is always a real unknown-host question.
+  const demoHome = path.join(cacheDir(), 'demo-home');
+  fs.mkdirSync(path.join(demoHome, '.ssh'), { recursive: true, mode: 0o700 });
+  spawnSync('ssh-keygen', ['-R', `[127.0.0.1]:${process.env.SWITCHYARD_SSH_PORT || 2222}`, '-f', path.join(demoHome, '.ssh', 'known_hosts')], { stdio: 'ignore' });
   codeServer = await startCodeServer({
     port,
     folder: ws.folder,
     vsixPath: VSIX,
+    env: { HOME: demoHome },
     baseDir: path.join(cacheDir(), 'start-code-server'),
     killOnSignals: false, // our own handlers stop it gracefully, then the sandbox
     log: (m) => say(`    ${m}`),
