@@ -367,6 +367,16 @@ export function hostDescription(profile: HostProfile, connection: ConnectionSumm
   return `${picture.containers.length} containers${unhealthy ? ` · ${unhealthy} unhealthy` : ''} · ${destination}`;
 }
 
+/** The node with this id in the subtree, if any. */
+export function findNode(root: TreeNodeModel, id: string): TreeNodeModel | undefined {
+  if (root.id === id) return root;
+  for (const child of root.children) {
+    const found = findNode(child, id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** The host's node and everything under it. */
 export function buildHostNode(profile: HostProfile, connection: ConnectionSummary, picture: HostPicture | undefined, now: Date): TreeNodeModel {
   const host = profile.name;

@@ -17,11 +17,11 @@ import {
   type ContainerState,
   type DiskUsage,
   type HostMetrics,
-  type HostWarning,
   type ListeningSocket,
   type NginxState,
   type SwitchFileState,
 } from '../core/hostState';
+import type { HostPicture, PicturePart } from '../core/hostTree';
 import { parseSwitchFile, resolveActiveColor } from '../core/nginxSwitchFile';
 import type { ExecOptions, ExecResult, RemoteStat } from './hostConnection';
 import { HostError, toHostError } from './hostErrors';
@@ -36,16 +36,10 @@ export interface SnapshotSource {
   docker(): Dockerode;
 }
 
-export type SnapshotPart = 'docker' | 'nginx' | 'metrics' | 'listening';
+export type SnapshotPart = PicturePart;
 
-export interface HostSnapshot {
-  takenAtMs: number;
-  containers: ContainerInfo[];
-  nginx: NginxState;
-  metrics?: HostMetrics;
-  listening?: ListeningSocket[];
-  warnings: HostWarning[];
-  /** Parts that could not be read, and why; the tree shows them where the data would be. */
+/** The tree's HostPicture, with the host layer's errors for the parts that could not be read. */
+export interface HostSnapshot extends HostPicture {
   problems: Partial<Record<SnapshotPart, HostError>>;
 }
 

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HostProfile } from '../../src/core/hostProfile';
-import { buildHostNode, type TreeNodeModel } from '../../src/core/hostTree';
+import { buildHostNode, findNode, type TreeNodeModel } from '../../src/core/hostTree';
 import { HostError } from '../../src/host/hostErrors';
 import { saveHostFile } from '../../src/host/hostFileEdit';
 import { readHostSnapshot } from '../../src/host/hostSnapshot';
@@ -37,13 +37,9 @@ function liveColorOnDisk(): 'blue' | 'green' {
 }
 
 function find(node: TreeNodeModel, id: string): TreeNodeModel {
-  const stack = [node];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n.id === id) return n;
-    stack.push(...n.children);
-  }
-  assert.fail(`no node ${id} in the tree`);
+  const found = findNode(node, id);
+  assert.ok(found, `no node ${id} in the tree`);
+  return found;
 }
 
 test('the tree shows both colors, the live one marked, health icons and nginx state, over one kept-open connection', async () => {

@@ -1,30 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseHostProfiles, parseProfileFile, parseSshDestination, serializeHostProfile } from '../../../src/core/hostProfile';
+import { handDocProfileJson } from './handdocProfile';
 
-const handDoc = {
-  name: 'handdoc',
-  ssh: 'ec2-user@203.0.113.7',
-  identityFile: '~/.ssh/handdoc-key.pem',
-  services: [
-    {
-      name: 'spring',
-      switchFile: 'active-upstream.conf',
-      healthPath: '/actuator/health',
-      colors: {
-        blue: { container: 'handdoc-spring-blue', composeFile: 'docker-compose.spring-blue.yml', port: 8080 },
-        green: { container: 'handdoc-spring-green', composeFile: 'docker-compose.spring-green.yml', port: 8081 },
-      },
-    },
-    { kind: 'single', name: 'fastapi', container: 'handdoc-fastapi', composeFile: 'docker-compose.fastapi.yml', port: 8000, healthPath: '/health' },
-  ],
-};
+const handDoc = handDocProfileJson;
 
 test('the handDoc layout of CONTEXT.md is expressible with defaults filled in', () => {
   const { profiles, errors } = parseHostProfiles([handDoc]);
   assert.deepEqual(errors, []);
   const [host] = profiles;
-  assert.deepEqual(host.ssh, { host: '203.0.113.7', user: 'ec2-user', identityFile: '~/.ssh/handdoc-key.pem' });
+  assert.deepEqual(host.ssh, { host: '3.35.120.7', user: 'ec2-user', identityFile: '~/.ssh/handdoc-key.pem' });
   assert.equal(host.appsDir, '/home/ec2-user/apps');
   assert.equal(host.dockerSocket, '/var/run/docker.sock');
   assert.equal(host.nginx.confDir, '/etc/nginx/conf.d');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseHostProfiles } from '../../../src/core/hostProfile';
 import type { HostProfile } from '../../../src/core/hostProfile';
 import { computeWarnings, formatUptime, parseDfPk, parseLoadavg, parseMeminfo, parseSsListening, serviceViews } from '../../../src/core/hostState';
 import type { ContainerInfo, HostMetrics, ListeningSocket, NginxState, ParseResult } from '../../../src/core/hostState';
 import { parseSwitchFile } from '../../../src/core/nginxSwitchFile';
 import type { ParsedSwitch } from '../../../src/core/nginxSwitchFile';
 import { readFixture } from './fixtureFiles';
+import { handDoc } from './handdocProfile';
 
 function value<T>(result: ParseResult<T>): T {
   assert.ok(result.ok, result.ok ? '' : result.error);
@@ -18,27 +18,7 @@ function failure<T>(result: ParseResult<T>): string {
   return result.error;
 }
 
-const parsedProfiles = parseHostProfiles([
-  {
-    name: 'handdoc',
-    ssh: 'ec2-user@3.35.120.7',
-    services: [
-      {
-        kind: 'blueGreen',
-        name: 'spring',
-        switchFile: 'active-upstream.conf',
-        healthPath: '/actuator/health',
-        colors: {
-          blue: { container: 'handdoc-spring-blue', composeFile: 'docker-compose.spring-blue.yml', port: 8080 },
-          green: { container: 'handdoc-spring-green', composeFile: 'docker-compose.spring-green.yml', port: 8081 },
-        },
-      },
-      { kind: 'single', name: 'fastapi', container: 'handdoc-fastapi', composeFile: 'docker-compose.fastapi.yml', port: 8000, healthPath: '/health' },
-    ],
-  },
-]);
-assert.deepEqual(parsedProfiles.errors, []);
-const handdoc: HostProfile = parsedProfiles.profiles[0];
+const handdoc: HostProfile = handDoc;
 
 function switchTo(port: number): ParsedSwitch {
   const result = parseSwitchFile(`upstream spring_backend {\n    server 127.0.0.1:${port};\n}\n`);

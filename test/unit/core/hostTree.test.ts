@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseHostProfiles } from '../../../src/core/hostProfile';
-import { buildHostNode, type HostPicture, type TreeNodeModel } from '../../../src/core/hostTree';
+import { buildHostNode, findNode, type HostPicture, type TreeNodeModel } from '../../../src/core/hostTree';
 import type { ContainerInfo } from '../../../src/core/hostState';
+import { handDoc } from './handdocProfile';
 
-const profile = parseHostProfiles([
-  {
-    name: 'handdoc',
-    ssh: 'ec2-user@203.0.113.7',
-    services: [
-      {
-        name: 'spring',
-        switchFile: 'active-upstream.conf',
-        colors: {
-          blue: { container: 'handdoc-spring-blue', composeFile: 'docker-compose.spring-blue.yml', port: 8080 },
-          green: { container: 'handdoc-spring-green', composeFile: 'docker-compose.spring-green.yml', port: 8081 },
-        },
-      },
-      { kind: 'single', name: 'fastapi', container: 'handdoc-fastapi', composeFile: 'docker-compose.fastapi.yml', port: 8000, healthPath: '/health' },
-    ],
-  },
-]).profiles[0];
+const profile = handDoc;
 
 const now = new Date('2026-11-25T12:00:00Z');
 
@@ -51,13 +35,9 @@ function picture(extra: Partial<HostPicture> = {}): HostPicture {
 }
 
 function find(node: TreeNodeModel, id: string): TreeNodeModel {
-  const stack = [node];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n.id === id) return n;
-    stack.push(...n.children);
-  }
-  assert.fail(`no node ${id}`);
+  const found = findNode(node, id);
+  assert.ok(found, `no node ${id} in the tree`);
+  return found;
 }
 
 test('the live color is marked and colored, the idle one dimmed; the service names the live tag', () => {
@@ -109,8 +89,8 @@ test('connection states: idle invites a click, failed shows the error with Retry
   assert.deepEqual(idle.children.map((c) => [c.label, c.command]), [['Not connected', 'switchyard.connectHost']]);
   assert.equal(idle.contextValue, 'host.idle');
 
-  const failed = buildHostNode(profile, { kind: 'failed', error: { code: 'authFailed', message: 'ec2-user@203.0.113.7 refused the key', hint: 'Check identityFile' } }, undefined, now);
-  assert.deepEqual(failed.children.map((c) => c.label), ['ec2-user@203.0.113.7 refused the key', 'Retry', 'Show Log']);
+  const failed = buildHostNode(profile, { kind: 'failed', error: { code: 'authFailed', message: 'ec2-user@3.35.120.7 refused the key', hint: 'Check identityFile' } }, undefined, now);
+  assert.deepEqual(failed.children.map((c) => c.label), ['ec2-user@3.35.120.7 refused the key', 'Retry', 'Show Log']);
   assert.equal(failed.icon?.color, 'list.errorForeground');
 
   const reconnecting = buildHostNode(profile, { kind: 'reconnecting', attempt: 2, nextRetryMs: 2000, lastError: { code: 'connectionLost', message: 'lost' } }, picture(), now);

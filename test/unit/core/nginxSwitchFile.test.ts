@@ -4,6 +4,7 @@ import type { BlueGreenService } from '../../../src/core/hostProfile';
 import { findSwitchCandidates, parseSwitchFile, renderSwitch, resolveActiveColor } from '../../../src/core/nginxSwitchFile';
 import type { ParsedSwitch, SwitchParseOptions } from '../../../src/core/nginxSwitchFile';
 import { readFixture } from './fixtureFiles';
+import { handDocSpring } from './handdocProfile';
 
 const activeUpstream = readFixture('handdoc', 'nginx', 'active-upstream.conf');
 const handdocConf = readFixture('handdoc', 'nginx', 'handdoc.conf');
@@ -26,16 +27,7 @@ function rendered(text: string, newPort: number, options?: SwitchParseOptions): 
   return result.text;
 }
 
-const spring: BlueGreenService = {
-  kind: 'blueGreen',
-  name: 'spring',
-  switchFile: '/etc/nginx/conf.d/active-upstream.conf',
-  healthPath: '/actuator/health',
-  colors: {
-    blue: { container: 'handdoc-spring-blue', composeFile: '/home/ec2-user/apps/docker-compose.spring-blue.yml', port: 8080 },
-    green: { container: 'handdoc-spring-green', composeFile: '/home/ec2-user/apps/docker-compose.spring-green.yml', port: 8081 },
-  },
-};
+const spring: BlueGreenService = handDocSpring;
 
 void describe('parseSwitchFile: upstream form', () => {
   void it("reads handDoc's active-upstream.conf", () => {
