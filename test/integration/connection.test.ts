@@ -13,23 +13,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HostProfile } from '../../src/core/hostProfile';
-import type { Logger } from '../../src/core/logger';
 import { HostConnection, type ConnectionState, type CredentialProvider, type HostConnectionDeps, type HostKeyInfo, type HostKeyPolicy } from '../../src/host/hostConnection';
 import { HostError } from '../../src/host/hostErrors';
 import { checkHostKey, formatKnownHostsLine, parseKnownHosts } from '../../src/host/knownHosts';
+import { cmdline, ppidOf, readSandbox, sandboxDir, sh, sshdSessionOf, testLogger, waitFor, type SandboxInfo } from './sandboxHost';
 
-interface SandboxInfo {
-  sshHost: string;
-  sshPort: number;
-  user: string;
-  identityFile: string;
-  hostKeyFile: string;
-  dockerSocket: string;
-  appsDir: string;
-  nginx: { binary: string; mainConfig: string; confDir: string; accessLog: string; errorLog: string; httpUrl: string };
-}
-
-const sandboxDir = process.env.SWITCHYARD_SANDBOX_DIR ?? '/var/lib/switchyard-sandbox';
 let sandbox: SandboxInfo;
 let tmp: string;
 let emptySshConfig: string;
@@ -39,16 +27,6 @@ let hostKeyFingerprint: string;
 const connections: HostConnection[] = [];
 const cleanups: (() => void | Promise<void>)[] = [];
 
-/** Keeps warnings and errors for the failure message; drops the rest. */
-function testLogger(lines: string[] = []): Logger {
-  return {
-    trace: () => undefined,
-    debug: () => undefined,
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  };
-}
 
 class RecordingPolicy implements HostKeyPolicy {
   readonly asked: HostKeyInfo[] = [];
@@ -114,23 +92,8 @@ async function rejectsWith(promise: Promise<unknown>, code: HostError['code']): 
   assert.fail(`expected HostError ${code}, but it succeeded`);
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
 
-function sh(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
-function ppidOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -141,13 +104,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function cmdline(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-  } catch {
-    return '';
-  }
-}
 
 /** Every live process below `root`, from /proc. */
 function descendants(root: number): number[] {
@@ -172,15 +128,6 @@ function descendants(root: number): number[] {
   return out;
 }
 
-/** The sshd processes serving this connection: the command shell's parent (user side) and its parent (the privileged monitor). */
-async function sshdSessionOf(connection: HostConnection): Promise<{ shell: number; session: number; monitor: number }> {
-  const shell = Number((await connection.exec(['sh', '-c', `cut -d' ' -f5 /proc/$$/stat`])).stdout.trim());
-  const session = ppidOf(shell);
-  const monitor = ppidOf(session);
-  assert.match(cmdline(session), /^sshd: /, `parent of the command shell is sshd (${cmdline(session)})`);
-  assert.match(cmdline(monitor), /^sshd: /, `its parent is sshd too (${cmdline(monitor)})`);
-  return { shell, session, monitor };
-}
 
 /** The command shell's private temp dir: a command's stdout is a file in it. */
 async function commandShellTempDir(connection: HostConnection): Promise<string> {
@@ -195,10 +142,7 @@ function publicKeyBlob(pubFile: string): Buffer {
 }
 
 before(() => {
-  const file = path.join(sandboxDir, 'sandbox.json');
-  assert.ok(fs.existsSync(file), `${file} is missing: start the sandbox first (bash test/sandbox/sandbox.sh up)`);
-  sandbox = JSON.parse(fs.readFileSync(file, 'utf8')) as SandboxInfo;
-  assert.match(sandbox.sshHost, /^127\./, 'the sandbox must be on loopback');
+  sandbox = readSandbox();
   tmp = fs.mkdtempSync('/tmp/sy-connection-test-');
   emptySshConfig = path.join(tmp, 'ssh_config');
   fs.writeFileSync(emptySshConfig, '');
