@@ -1,12 +1,16 @@
 /**
- * `switchyard`: the same host layer without an editor, for CI pipelines, scripts and tests.
+ * `switchyard`: the same host layer and deploy engine without an editor, for CI pipelines, scripts and tests.
  * Profiles come from `.switchyard.json` (`{ "hosts": [...] }`, the `switchyard.hosts` setting's shape).
- * Exit codes: 0 ok, 1 the host reported a problem, 2 bad usage or configuration, 3 cannot connect.
+ * Exit codes are listed in `usage` below; CI relies on them.
  */
 import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import { deploy, formatStep, rollback, summarizeHistory, switchColor } from '../core/deployEngine';
+import type { DeployEvent, DeploySettings, HistoryItem, LockState, OldColorPolicy, OperationResult } from '../core/deployTypes';
 import { parseProfileFile, type HostProfile } from '../core/hostProfile';
 import { serviceViews } from '../core/hostState';
 import type { Logger } from '../core/logger';
+import { HostDeployPorts } from '../host/deployPorts';
 import { HostConnection } from '../host/hostConnection';
 import { isHostError } from '../host/hostErrors';
 import { readHostSnapshot } from '../host/hostSnapshot';
@@ -16,42 +20,99 @@ const usage = `Usage: switchyard <command> [options]
 Commands:
   validate            check the host profiles and print them
   status              connect and print containers, live colors, nginx state and warnings
+  deploy --tag TAG    deploy image tag TAG of a Blue-Green service to its idle color, switch Nginx to it
+  switch              switch Nginx to the service's other color (it must run and answer its health path)
+  rollback            undo the service's last deploy/switch/rollback (switch back, or redeploy the previous image)
+  history             the host's journal of deploys, switches and rollbacks
+  lock                show the host's deploy lock; --break removes a stale one (--force: any)
 
 Options:
   --config FILE       profiles file (default: .switchyard.json)
   --host NAME         which host (default: the only one)
-  --json              machine-readable output
+  --service NAME      which Blue-Green service (default: the only one)
+  --json              machine-readable output on stdout (progress goes to stderr)
   --accept-new-host-key   trust and record an unknown host key (like ssh -o StrictHostKeyChecking=accept-new);
                       a changed key is always refused
   --verbose           log to stderr
+Deploy options:
+  --drain SECONDS     keep the old color up this long after the switch before stopping it (default 5)
+  --old-color stop|keep|auto   after the switch: stop the old color, keep it for an instant rollback,
+                      or keep it when memory allows (default auto)
+  --ready-timeout SECONDS      give up on the new color after this long (default 120; never before its start_period)
+  --break-stale-lock  break a lock whose holder is gone (its SSH session ended) instead of refusing
+  --who TEXT          who runs it, for the lock and journal (default user@machine, or the GitHub Actions run)
+  --limit N           history: how many operations (default 20)
+Ctrl-C cancels: before the switch the new color is removed and traffic stays; after it, rollback is the way back.
+
+Exit codes:
+  0  done (deploy/switch/rollback succeeded; lock: free or broken; status: no errors)
+  1  failed, and the host is consistent: traffic is where it was (or on a verified color); status: errors found
+  2  bad usage, configuration or input (unknown service, invalid tag): nothing was touched
+  3  cannot connect, or the connection was lost: traffic is where it was
+  4  the deploy lock is held by another operation (lock: held)
+  5  cancelled
+  6  the host needs a human: a switch could not be undone for sure (read the message, run status)
 Environment: SWITCHYARD_KEY_PASSPHRASE for an encrypted key.`;
 
 interface Options {
   command?: string;
   config: string;
   host?: string;
+  service?: string;
+  tag?: string;
   json: boolean;
   acceptNewHostKey: boolean;
   verbose: boolean;
+  settings: Partial<DeploySettings>;
+  breakStaleLock: boolean;
+  isBreak: boolean;
+  isForce: boolean;
+  who?: string;
+  limit: number;
+}
+
+class UsageError extends Error {}
+
+function numberArg(name: string, text: string | undefined, min: number): number {
+  const value = Number(text);
+  if (text === undefined || text.trim() === '' || !Number.isFinite(value) || value < min) throw new UsageError(`${name} needs a number ≥ ${min}, got ${JSON.stringify(text ?? '')}`);
+  return value;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { config: '.switchyard.json', json: false, acceptNewHostKey: false, verbose: false };
+  const options: Options = { config: '.switchyard.json', json: false, acceptNewHostKey: false, verbose: false, settings: {}, breakStaleLock: false, isBreak: false, isForce: false, limit: 20 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--config') options.config = argv[++i] ?? '';
-    else if (arg === '--host') options.host = argv[++i];
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new UsageError(`${arg} needs a value`);
+      return next;
+    };
+    if (arg === '--config') options.config = value();
+    else if (arg === '--host') options.host = value();
+    else if (arg === '--service') options.service = value();
+    else if (arg === '--tag') options.tag = value();
     else if (arg === '--json') options.json = true;
     else if (arg === '--accept-new-host-key') options.acceptNewHostKey = true;
     else if (arg === '--verbose') options.verbose = true;
+    else if (arg === '--drain') options.settings.drainMs = numberArg(arg, value(), 0) * 1000;
+    else if (arg === '--ready-timeout') options.settings.readyTimeoutMs = numberArg(arg, value(), 1) * 1000;
+    else if (arg === '--old-color') {
+      const policy = value();
+      if (!['stop', 'keep', 'auto'].includes(policy)) throw new UsageError(`--old-color must be stop, keep or auto, got "${policy}"`);
+      options.settings.oldColor = policy as OldColorPolicy;
+    } else if (arg === '--break-stale-lock') options.breakStaleLock = true;
+    else if (arg === '--break') options.isBreak = true;
+    else if (arg === '--force') options.isForce = true;
+    else if (arg === '--who') options.who = value();
+    else if (arg === '--limit') options.limit = numberArg(arg, value(), 1);
     else if (arg === '--help' || arg === '-h') options.command = 'help';
+    else if (arg.startsWith('-')) throw new UsageError(`unknown option "${arg}"`);
     else if (!options.command) options.command = arg;
     else throw new UsageError(`unexpected argument "${arg}"`);
   }
   return options;
 }
-
-class UsageError extends Error {}
 
 function stderrLogger(verbose: boolean): Logger {
   const write = (level: string) => (message: string) => {
@@ -74,21 +135,46 @@ function loadProfile(options: Options): HostProfile {
   return profile;
 }
 
-async function status(options: Options): Promise<number> {
-  const profile = loadProfile(options);
-  const logger = stderrLogger(options.verbose);
-  const connection = new HostConnection(profile, {
-    logger,
-    hostKeys: { confirmUnknown: async (info) => {
-      if (!options.acceptNewHostKey) process.stderr.write(`Unknown host key for ${info.host}:${info.port} (${info.keyType} ${info.fingerprint}). Re-run with --accept-new-host-key to trust it.\n`);
-      return options.acceptNewHostKey;
-    } },
+function serviceName(options: Options, profile: HostProfile): string {
+  if (options.service) return options.service;
+  const blueGreen = profile.services.filter((s) => s.kind === 'blueGreen');
+  if (blueGreen.length === 1) return blueGreen[0].name;
+  throw new UsageError(`${profile.name} has ${blueGreen.length} Blue-Green services: choose one with --service`);
+}
+
+function defaultWho(): string {
+  const env = process.env;
+  if (env.GITHUB_ACTIONS === 'true') return `github-actions ${env.GITHUB_REPOSITORY ?? ''}#${env.GITHUB_RUN_ID ?? '?'} (${env.GITHUB_ACTOR ?? 'unknown actor'})`;
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (some containers)
+  }
+  return `${user}@${os.hostname()} (switchyard cli)`;
+}
+
+function openConnection(profile: HostProfile, options: Options): HostConnection {
+  return new HostConnection(profile, {
+    logger: stderrLogger(options.verbose),
+    hostKeys: {
+      confirmUnknown: async (info) => {
+        if (!options.acceptNewHostKey) process.stderr.write(`Unknown host key for ${info.host}:${info.port} (${info.keyType} ${info.fingerprint}). Re-run with --accept-new-host-key to trust it.\n`);
+        return options.acceptNewHostKey;
+      },
+    },
     credentials: {
       getPassphrase: async (_key, attempt) => (attempt === 1 ? process.env.SWITCHYARD_KEY_PASSPHRASE : undefined),
       rememberPassphrase: async () => undefined,
       forgetPassphrase: async () => undefined,
     },
   });
+}
+
+/** Connects, runs `work`, always disposes; a connection failure is exit code 3. */
+async function withConnection(options: Options, work: (connection: HostConnection, profile: HostProfile) => Promise<number>): Promise<number> {
+  const profile = loadProfile(options);
+  const connection = openConnection(profile, options);
   try {
     try {
       await connection.connect();
@@ -96,6 +182,14 @@ async function status(options: Options): Promise<number> {
       process.stderr.write(`switchyard: ${isHostError(error) ? error.message : String(error)}\n`);
       return 3;
     }
+    return await work(connection, profile);
+  } finally {
+    connection.dispose();
+  }
+}
+
+async function status(options: Options): Promise<number> {
+  return withConnection(options, async (connection, profile) => {
     const snapshot = await readHostSnapshot(connection);
     const views = serviceViews(profile, snapshot.containers, snapshot.nginx);
     if (options.json) {
@@ -113,9 +207,133 @@ async function status(options: Options): Promise<number> {
       process.stdout.write(`${out.join('\n')}\n`);
     }
     return Object.keys(snapshot.problems).length || snapshot.warnings.some((w) => w.severity === 'error') ? 1 : 0;
-  } finally {
-    connection.dispose();
+  });
+}
+
+function exitCodeOf(result: OperationResult): number {
+  if (result.ok) return 0;
+  if (result.outcome === 'uncertain') return 6;
+  if (result.outcome === 'cancelled') return 5;
+  switch (result.error?.code) {
+    case 'badInput':
+      return 2;
+    case 'locked':
+      return 4;
+    case 'connectionLost':
+      return 3;
+    default:
+      return 1;
   }
+}
+
+function describeOutcome(result: OperationResult): string[] {
+  const lines: string[] = [];
+  const traffic = result.traffic.color ? `${result.traffic.color}${result.traffic.isCertain ? '' : ` (not confirmed: ${result.traffic.why ?? 'unknown'})`}` : `unknown (${result.traffic.why ?? 'not read'})`;
+  if (result.ok) {
+    const old = result.from && result.oldColorState ? `; ${result.from.color} ${result.oldColorState === 'running' ? 'kept running' : 'stopped'}` : '';
+    const fast = result.readyToSwitchedMs !== undefined ? `; ready → switched ${(result.readyToSwitchedMs / 1000).toFixed(2)} s` : '';
+    lines.push(`${result.kind} done: ${result.service} on ${result.host} serves ${result.to?.color ?? traffic} (${result.to?.image ?? '?'})${old} in ${(result.totalMs / 1000).toFixed(1)} s${fast}`);
+  } else {
+    lines.push(`${result.kind} ${result.outcome}${result.error?.step ? ` at ${result.error.step}` : ''} (${result.error?.code ?? 'error'}): ${result.error?.message ?? ''}`);
+    if (result.error?.logs) lines.push(result.error.logs);
+    lines.push(`traffic: ${traffic}`);
+  }
+  for (const note of result.notes) lines.push(`note: ${note}`);
+  return lines;
+}
+
+async function operate(options: Options): Promise<number> {
+  const command = options.command as 'deploy' | 'switch' | 'rollback';
+  if (command === 'deploy' && !options.tag) throw new UsageError('deploy needs --tag TAG');
+  const profile = loadProfile(options);
+  const service = serviceName(options, profile);
+  return withConnection(options, async (connection) => {
+    const ports = new HostDeployPorts(connection);
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = (): void => {
+      interrupts++;
+      if (interrupts > 1) process.exit(5);
+      process.stderr.write('\nswitchyard: cancelling (before the switch this removes the new color; press Ctrl-C again to quit at once)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const stepOut = options.json ? process.stderr : process.stdout;
+    const request = { service, who: options.who ?? defaultWho(), settings: options.settings, ...(options.breakStaleLock ? { breakStaleLock: true } : {}) };
+    const runOptions = {
+      signal: controller.signal,
+      onEvent: (event: DeployEvent) => {
+        if (event.kind === 'stepFinished') stepOut.write(`  ${formatStep({ name: event.step, outcome: event.outcome, durationMs: event.durationMs, ...(event.detail ? { detail: event.detail } : {}) })}\n`);
+        else if (event.kind === 'progress') process.stderr.write(`    … ${event.message}\n`);
+        else if (event.kind === 'switched') stepOut.write(`  ⇄ Nginx now sends ${service} traffic to ${event.to}\n`);
+      },
+    };
+    stepOut.write(`${command} ${service}${options.tag ? ` ${options.tag}` : ''} on ${profile.name}\n`);
+    try {
+      const result =
+        command === 'deploy'
+          ? await deploy(ports, profile, { ...request, tag: options.tag as string }, runOptions)
+          : command === 'switch'
+            ? await switchColor(ports, profile, request, runOptions)
+            : await rollback(ports, profile, request, runOptions);
+      if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(`${describeOutcome(result).join('\n')}\n`);
+      return exitCodeOf(result);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}
+
+function formatHistoryItem(item: HistoryItem): string {
+  const flip = item.from && item.to ? `${item.from.color}→${item.to.color}` : '';
+  const duration = item.totalMs !== undefined ? `${(item.totalMs / 1000).toFixed(1)} s` : '';
+  const failed = item.failedStep ? ` at ${item.failedStep}` : '';
+  const error = item.error ? `\n      ${item.error.split('\n')[0]}` : '';
+  return `${item.startedAt}  ${item.kind.padEnd(8)} ${item.service.padEnd(10)} ${(item.tag ?? '').padEnd(10)} ${flip.padEnd(11)} ${`${item.outcome}${failed}`.padEnd(22)} ${duration.padStart(7)}  ${item.who}${error}`;
+}
+
+async function history(options: Options): Promise<number> {
+  return withConnection(options, async (connection) => {
+    const ports = new HostDeployPorts(connection);
+    // Two lines per operation; read enough to cover `limit` operations.
+    let items = summarizeHistory(await ports.journal.read(options.limit * 2 + 2));
+    if (options.service) items = items.filter((item) => item.service === options.service);
+    items = items.slice(-options.limit);
+    if (options.json) process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+    else process.stdout.write(items.length ? `${items.map(formatHistoryItem).join('\n')}\n` : 'no deploys, switches or rollbacks in the journal yet\n');
+    return 0;
+  });
+}
+
+function describeLock(state: LockState | undefined): string {
+  if (!state) return 'free';
+  const r = state.record;
+  return `held by ${r.holder}: ${r.operation} of ${r.service}, started ${r.startedAt}${r.step ? `, step ${r.step}` : ''}, heartbeat ${r.heartbeatAt}${state.isStale ? `; STALE: ${state.staleReason ?? 'holder gone'}` : ''}`;
+}
+
+async function lock(options: Options): Promise<number> {
+  return withConnection(options, async (connection) => {
+    const ports = new HostDeployPorts(connection);
+    const state = await ports.lock.read();
+    if (!options.isBreak) {
+      process.stdout.write(options.json ? `${JSON.stringify({ lock: state ?? null }, null, 2)}\n` : `${describeLock(state)}\n`);
+      return state ? 4 : 0;
+    }
+    if (!state) {
+      process.stdout.write(options.json ? `${JSON.stringify({ lock: null, broken: false }, null, 2)}\n` : 'free: nothing to break\n');
+      return 0;
+    }
+    if (!state.isStale && !options.isForce) {
+      process.stderr.write(`switchyard: not breaking the lock: ${describeLock(state)}. Its holder is still connected; add --force only if you are sure it is not running.\n`);
+      return 4;
+    }
+    const broken = await ports.lock.break(state.record.token);
+    process.stdout.write(options.json ? `${JSON.stringify({ lock: state, broken }, null, 2)}\n` : broken ? `broke the lock (${describeLock(state)})\n` : 'the lock changed while breaking it; look again\n');
+    return broken ? 0 : 4;
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -128,6 +346,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'status':
       return status(options);
+    case 'deploy':
+    case 'switch':
+    case 'rollback':
+      return operate(options);
+    case 'history':
+      return history(options);
+    case 'lock':
+      return lock(options);
     case 'help':
       process.stdout.write(`${usage}\n`);
       return 0;

@@ -39,6 +39,11 @@ export interface BlueGreenService {
   switchFile: string;
   healthPath: string;
   colors: Record<Color, ColorProfile>;
+  /**
+   * An http URL on the host's loopback that Nginx routes to this service (e.g. `http://127.0.0.1/api/whoami`):
+   * after a switch, Switchyard asks it until the new color answers. Absent: the switch is not verified.
+   */
+  verifyUrl?: string;
 }
 
 export interface SingleService {
@@ -80,6 +85,17 @@ export const defaultNginx: NginxProfile = {
   errorLog: '/var/log/nginx/error.log',
   useSudo: true,
 };
+
+export type VerifyTarget = { ok: true; port: number; path: string } | { ok: false; error: string };
+
+/** A service's `verifyUrl`: http on the host's own loopback (Switchyard asks it through the SSH connection). */
+export function parseVerifyUrl(url: string): VerifyTarget {
+  const match = /^http:\/\/(127\.0\.0\.1|localhost)(?::(\d{1,5}))?(\/[^\s#]*)?$/.exec(url);
+  if (!match) return { ok: false, error: `expected http://127.0.0.1[:port]/path (Nginx as seen from the host itself), got "${url}"` };
+  const port = match[2] === undefined ? 80 : Number(match[2]);
+  if (port < 1 || port > 65535) return { ok: false, error: `"${url}" has an invalid port` };
+  return { ok: true, port, path: match[3] ?? '/' };
+}
 
 /** Parses `[user@]host[:port]`; returns undefined when it is not of that shape. */
 export function parseSshDestination(text: string): SshTarget | undefined {
@@ -150,7 +166,7 @@ class Reader {
 const containerName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const hostKeys = ['name', 'ssh', 'port', 'user', 'identityFile', 'dockerSocket', 'appsDir', 'nginx', 'services'] as const;
 const nginxKeys = ['binary', 'mainConfig', 'confDir', 'accessLog', 'errorLog', 'useSudo'] as const;
-const blueGreenKeys = ['kind', 'name', 'switchFile', 'healthPath', 'colors'] as const;
+const blueGreenKeys = ['kind', 'name', 'switchFile', 'healthPath', 'colors', 'verifyUrl'] as const;
 const singleKeys = ['kind', 'name', 'container', 'composeFile', 'port', 'healthPath'] as const;
 const colorKeys = ['container', 'composeFile', 'port'] as const;
 
@@ -210,6 +226,11 @@ function readService(r: Reader, value: Json, path: string, appsDir: string, ngin
     r.unknownKeys(obj, blueGreenKeys, path);
     const switchFile = r.string(obj, 'switchFile', path);
     const healthPath = readHealthPath(r, obj, path);
+    const verifyUrl = r.string(obj, 'verifyUrl', path, { optional: true });
+    if (verifyUrl !== undefined) {
+      const verify = parseVerifyUrl(verifyUrl);
+      if (!verify.ok) r.fail(`${path}.verifyUrl`, verify.error);
+    }
     const colorsObj = r.object(obj.colors, `${path}.colors`);
     const blue = colorsObj && readColor(r, colorsObj.blue, `${path}.colors.blue`, appsDir);
     const green = colorsObj && readColor(r, colorsObj.green, `${path}.colors.green`, appsDir);
@@ -219,7 +240,7 @@ function readService(r: Reader, value: Json, path: string, appsDir: string, ngin
       if (blue.port === green.port) r.fail(`${path}.colors`, `blue and green must listen on different ports (both are ${blue.port})`);
     }
     if (name === undefined || switchFile === undefined || !blue || !green) return undefined;
-    return { kind, name, switchFile: resolvePath(nginx.confDir, switchFile), healthPath, colors: { blue, green } };
+    return { kind, name, switchFile: resolvePath(nginx.confDir, switchFile), healthPath, colors: { blue, green }, ...(verifyUrl !== undefined ? { verifyUrl } : {}) };
   }
   if (kind === 'single') {
     r.unknownKeys(obj, singleKeys, path);
