@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './ui/commands';
+import { registerDeployCommands } from './ui/deployCommands';
 import { HostRegistry } from './ui/hostRegistry';
 import { HostsTreeProvider } from './ui/hostsTreeProvider';
+import { registerLogCommands } from './ui/logCommands';
 import { OutputLogger } from './ui/outputLogger';
 import { SettingsReader } from './ui/settings';
 import { StatusBar } from './ui/statusBar';
@@ -17,6 +19,8 @@ export function activate(context: vscode.ExtensionContext): void {
     const view = vscode.window.createTreeView('switchyard.hosts', { treeDataProvider: tree, showCollapseAll: true });
     context.subscriptions.push(settings, hosts, tree, view, new StatusBar(hosts, settings));
     context.subscriptions.push(...registerCommands({ hosts, settings, logger, tree }));
+    context.subscriptions.push(...registerLogCommands({ hosts, settings, logger, tree }));
+    context.subscriptions.push(...registerDeployCommands({ hosts, settings, logger, tree }));
     hosts.watchVisibility(view);
     logger.info(`Switchyard activated (${settings.current.hosts.length} host(s) configured)`);
   } catch (error) {

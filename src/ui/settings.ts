@@ -10,6 +10,30 @@ export interface Settings {
   autoConnect: boolean;
   showStatusBar: boolean;
   confirmLiveColorActions: boolean;
+  logs: LogSettings;
+  deploy: DeployUiSettings;
+}
+
+/** `switchyard.deploy.*`: how a deploy ends (the engine's DeploySettings are built from these). */
+export interface DeployUiSettings {
+  drainSeconds: number;
+  oldColor: 'auto' | 'keep' | 'stop';
+  keepWarmMinutes: number;
+  readyTimeoutSeconds: number;
+}
+
+/** `switchyard.logs.*`: how log streams start and how much a channel keeps. */
+export interface LogSettings {
+  /** Lines shown from before the start of a stream (`docker logs --tail`, `tail -n`). */
+  tailLines: number;
+  /** Lines one log channel keeps; older ones are dropped with a notice. */
+  maxLines: number;
+  /** Show Docker's timestamp in front of each container line. */
+  timestamps: boolean;
+}
+
+function clampedInteger(value: unknown, fallback: number, min: number, max: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.min(max, Math.max(min, Math.floor(value))) : fallback;
 }
 
 export const settingsSection = 'switchyard';
@@ -56,5 +80,16 @@ function readSettings(): Settings {
     autoConnect: configuration.get<boolean>('autoConnect', true),
     showStatusBar: configuration.get<boolean>('showStatusBar', true),
     confirmLiveColorActions: configuration.get<boolean>('confirmLiveColorActions', true),
+    logs: {
+      tailLines: clampedInteger(configuration.get<unknown>('logs.tailLines'), 200, 0, 100_000),
+      maxLines: clampedInteger(configuration.get<unknown>('logs.maxLines'), 10_000, 100, 1_000_000),
+      timestamps: configuration.get<boolean>('logs.timestamps', false),
+    },
+    deploy: {
+      drainSeconds: clampedInteger(configuration.get<unknown>('deploy.drainSeconds'), 5, 0, 3600),
+      oldColor: (['auto', 'keep', 'stop'] as const).find((v) => v === configuration.get<unknown>('deploy.oldColor')) ?? 'auto',
+      keepWarmMinutes: clampedInteger(configuration.get<unknown>('deploy.keepWarmMinutes'), 30, 0, 24 * 60),
+      readyTimeoutSeconds: clampedInteger(configuration.get<unknown>('deploy.readyTimeoutSeconds'), 120, 1, 3600),
+    },
   };
 }
