@@ -28,8 +28,19 @@ export type ConnectionSummary =
 
 export type PicturePart = 'docker' | 'nginx' | 'metrics' | 'listening';
 
+/** Who holds the host's deploy lock (`~/.switchyard/lock`), as the tree shows it. */
+export interface DeployLockSummary {
+  holder: string;
+  operation: string;
+  service: string;
+  /** ISO time; empty when unknown. */
+  startedAt: string;
+  step?: string;
+}
+
 /** A snapshot of the host, as the host layer reads it. */
 export interface HostPicture {
+  deployLock?: DeployLockSummary;
   takenAtMs: number;
   containers: ContainerInfo[];
   nginx: NginxState;
@@ -311,6 +322,30 @@ function metricNodes(host: string, picture: HostPicture): TreeNodeModel[] {
   return nodes;
 }
 
+function deployNodes(host: string, lock: DeployLockSummary | undefined): TreeNodeModel[] {
+  const lockNode = lock
+    ? node({
+        id: `${host}/deploys/lock`,
+        label: 'Deploy lock',
+        description: `held by ${lock.holder}: ${lock.operation} of ${lock.service}${lock.step ? ` (${lock.step})` : ''}`,
+        tooltip: `**${lock.holder}** holds the deploy lock: ${lock.operation} of ${lock.service}${lock.startedAt ? `, started ${lock.startedAt}` : ''}${lock.step ? `, at step ${lock.step}` : ''}.\n\nA second deploy waits for it; "Break Deploy Lock…" if its holder is gone.`,
+        icon: { id: 'lock', color: 'list.warningForeground' },
+        contextValue: 'lock.held',
+        ref: { host, service: lock.service, value: lock.holder },
+      })
+    : node({ id: `${host}/deploys/lock`, label: 'Deploy lock', description: 'free', icon: { id: 'unlock' }, contextValue: 'lock.free', ref: { host } });
+  const history = node({
+    id: `${host}/deploys/history`,
+    label: 'History…',
+    description: 'deploys, switches and rollbacks on this host',
+    icon: { id: 'history' },
+    contextValue: 'history',
+    command: 'switchyard.showHistory',
+    ref: { host },
+  });
+  return [lockNode, history];
+}
+
 function warningNodes(host: string, warnings: HostWarning[]): TreeNodeModel[] {
   return warnings.map((warning, i) =>
     node({
@@ -405,6 +440,7 @@ export function buildHostNode(profile: HostProfile, connection: ConnectionSummar
         : [messageNode(host, 'noContainers', 'No containers on this host', icons.info)];
     children.push(group(host, 'containers', `Containers${stale}`, 'package', containerChildren, { description: picture.problems.docker ? undefined : `${picture.containers.length}` }));
     children.push(group(host, 'nginx', `Nginx${stale}`, 'globe', nginxNodes(host, profile, picture)));
+    children.push(group(host, 'deploys', `Deploys${stale}`, 'rocket', deployNodes(host, picture.deployLock), { collapsible: 'collapsed', description: picture.deployLock ? 'locked' : undefined }));
     children.push(group(host, 'host', `Host${stale}`, 'server-environment', metricNodes(host, picture), { collapsible: 'collapsed' }));
   }
   const icon: NodeIcon =

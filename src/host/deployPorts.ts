@@ -6,6 +6,7 @@
  */
 import type Dockerode from 'dockerode';
 import type { ComposeTarget, CommandOutcome, ContainerStatus, DeployPorts, HostResources, ImageCheck, JournalEntry, LockAcquire, LockRecord, LockState } from '../core/deployTypes';
+import { parseJournal, parseLockRecord } from '../core/deployRecords';
 import type { HostProfile } from '../core/hostProfile';
 import { parseDfPk, parseMeminfo } from '../core/hostState';
 import type { ExecOptions, ExecResult, ExecStream, HttpResult, WriteFileOptions, WriteFileResult } from './hostConnection';
@@ -134,31 +135,6 @@ export function toContainerStatus(inspect: Dockerode.ContainerInspectInfo): Cont
     };
   }
   return status;
-}
-
-/** Reads a lock file's JSON; a file Switchyard cannot read still counts as held. */
-export function parseLockRecord(text: string): LockRecord | undefined {
-  try {
-    const js = JSON.parse(text) as Partial<LockRecord>;
-    if (js && typeof js.token === 'string' && typeof js.holder === 'string' && typeof js.startedAt === 'string') return js as LockRecord;
-  } catch {
-    // not ours, or half-written by hand
-  }
-  return undefined;
-}
-
-export function parseJournal(text: string): JournalEntry[] {
-  const entries: JournalEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const js = JSON.parse(line) as Partial<JournalEntry>;
-      if (js && typeof js.id === 'string' && (js.phase === 'started' || js.phase === 'finished')) entries.push(js as JournalEntry);
-    } catch {
-      // a torn line (a client cut off mid-write) is skipped, not fatal
-    }
-  }
-  return entries;
 }
 
 export interface DeployPortsOptions {

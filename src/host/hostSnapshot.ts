@@ -21,7 +21,8 @@ import {
   type NginxState,
   type SwitchFileState,
 } from '../core/hostState';
-import type { HostPicture, PicturePart } from '../core/hostTree';
+import { parseLockRecord } from '../core/deployRecords';
+import type { DeployLockSummary, HostPicture, PicturePart } from '../core/hostTree';
 import { parseSwitchFile, resolveActiveColor } from '../core/nginxSwitchFile';
 import type { ExecOptions, ExecResult, RemoteStat } from './hostConnection';
 import { HostError, toHostError } from './hostErrors';
@@ -139,7 +140,9 @@ const probeScript = [
   'm=$1; shift',
   'sec() { printf \'\\n%s %s\\n\' "$m" "$1"; }',
   'end() { printf \'\\n%s exit %s\\n\' "$m" "$1"; }',
-  'sec files; grep -HZ \'\' -- /proc/meminfo /proc/loadavg "$@" 2>&1; end $?',
+  'sec home; printf %s "$HOME"; end 0',
+  // The deploy lock (~/.switchyard/lock) rides along: a missing file is just "no lock".
+  'sec files; grep -HZ \'\' -- /proc/meminfo /proc/loadavg "$HOME/.switchyard/lock" "$@" 2>&1; end $?',
   'sec ss; ss -ltnH 2>&1; end $?',
 ].join('\n');
 
@@ -207,8 +210,21 @@ export function splitGrepFiles(text: string, paths: readonly string[]): Map<stri
   return files;
 }
 
+function lockPath(sections: Map<string, ProbeSection>): string {
+  return `${section(sections, 'home').text}/.switchyard/lock`;
+}
+
 function probeFiles(sections: Map<string, ProbeSection>, profile: HostProfile): Map<string, { text: string } | { error: string }> {
-  return splitGrepFiles(section(sections, 'files').text, ['/proc/meminfo', '/proc/loadavg', ...switchFilePaths(profile)]);
+  return splitGrepFiles(section(sections, 'files').text, ['/proc/meminfo', '/proc/loadavg', lockPath(sections), ...switchFilePaths(profile)]);
+}
+
+/** The deploy lock, when someone holds one (undefined: free, or unreadable as a lock). */
+export function lockFromProbe(sections: Map<string, ProbeSection>, profile: HostProfile): DeployLockSummary | undefined {
+  const file = probeFiles(sections, profile).get(lockPath(sections));
+  if (!file || 'error' in file) return undefined;
+  const record = parseLockRecord(file.text);
+  if (!record) return { holder: 'unknown (the lock file is not readable as a Switchyard lock)', operation: '?', service: '?', startedAt: '' };
+  return { holder: record.holder, operation: record.operation, service: record.service, startedAt: record.startedAt, ...(record.step ? { step: record.step } : {}) };
 }
 
 function fileText(files: Map<string, { text: string } | { error: string }>, path: string): string {
@@ -322,7 +338,9 @@ export async function readHostSnapshot(source: SnapshotSource, dockerRootDir?: s
     settle('listening', probe.then((sections) => listeningFromProbe(sections))),
   ]);
   const nginxState = nginx ?? { switchFiles: [], configTest: { ok: true, output: '' } };
+  const deployLock = await probe.then((sections) => lockFromProbe(sections, source.profile)).catch(() => undefined);
   return {
+    ...(deployLock ? { deployLock } : {}),
     takenAtMs: Date.now(),
     containers: containers ?? [],
     nginx: nginxState,

@@ -95,7 +95,7 @@ test('connection states: idle invites a click, failed shows the error with Retry
 
   const reconnecting = buildHostNode(profile, { kind: 'reconnecting', attempt: 2, nextRetryMs: 2000, lastError: { code: 'connectionLost', message: 'lost' } }, picture(), now);
   assert.equal(reconnecting.children[0].label, 'Connection lost: reconnecting (attempt 2)…');
-  assert.deepEqual(reconnecting.children.slice(1).map((c) => c.label), ['Services (stale)', 'Containers (stale)', 'Nginx (stale)', 'Host (stale)']);
+  assert.deepEqual(reconnecting.children.slice(1).map((c) => c.label), ['Services (stale)', 'Containers (stale)', 'Nginx (stale)', 'Deploys (stale)', 'Host (stale)']);
 
   // A closed connection never shows its old picture as if it were live.
   const closed = buildHostNode(profile, { kind: 'closed' }, picture(), now);
@@ -107,4 +107,20 @@ test('warnings come first, with the worst severity as the group icon', () => {
   assert.equal(tree.children[0].label, 'Warnings');
   assert.deepEqual(tree.children[0].icon, { id: 'warning', color: 'list.warningForeground' });
   assert.equal(tree.children[0].children[0].description, 'listens on all interfaces');
+});
+
+test('the Deploys group shows who holds the deploy lock, and History opens the journal', () => {
+  const free = buildHostNode(profile, { kind: 'connected' }, picture(), now);
+  assert.equal(find(free, 'handdoc/deploys/lock').description, 'free');
+  assert.equal(find(free, 'handdoc/deploys/history').command, 'switchyard.showHistory');
+  const held = buildHostNode(
+    profile,
+    { kind: 'connected' },
+    picture({ deployLock: { holder: 'github-actions run 42', operation: 'deploy', service: 'spring', startedAt: '2026-11-25T11:58:00Z', step: 'waitReady' } }),
+    now,
+  );
+  const lock = find(held, 'handdoc/deploys/lock');
+  assert.equal(lock.description, 'held by github-actions run 42: deploy of spring (waitReady)');
+  assert.equal(lock.contextValue, 'lock.held');
+  assert.equal(find(held, 'handdoc/deploys').description, 'locked');
 });

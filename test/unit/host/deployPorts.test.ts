@@ -13,7 +13,8 @@ import type { LockRecord } from '../../../src/core/deployTypes';
 import type { HostProfile } from '../../../src/core/hostProfile';
 import type { ExecOptions, ExecResult, ExecStream } from '../../../src/host/hostConnection';
 import { HostError } from '../../../src/host/hostErrors';
-import { demuxDockerLogs, HostDeployPorts, parseJournal, toContainerStatus, type DeployConnection } from '../../../src/host/deployPorts';
+import { parseJournal } from '../../../src/core/deployRecords';
+import { demuxDockerLogs, HostDeployPorts, toContainerStatus, type DeployConnection } from '../../../src/host/deployPorts';
 import { toCommandLine } from '../../../src/host/shellQuote';
 
 const profile: HostProfile = {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseProbeOutput, splitGrepFiles, toContainerInfo } from '../../../src/host/hostSnapshot';
+import { lockFromProbe, parseProbeOutput, splitGrepFiles, toContainerInfo } from '../../../src/host/hostSnapshot';
+import { handDoc } from '../core/handdocProfile';
 import type Dockerode from 'dockerode';
 
 const marker = '\u001eswitchyard-abc123';
@@ -73,4 +74,32 @@ test('docker inspect maps to the tree model: image and tag split (registry port 
   ]);
   const untagged = toContainerInfo({ ...inspect, Config: { Image: '127.0.0.1:5005/app', Labels: {} } } as unknown as Dockerode.ContainerInspectInfo);
   assert.deepEqual([untagged.image, untagged.tag], ['127.0.0.1:5005/app', 'latest']);
+});
+
+test('the deploy lock rides along in the probe: held, free, or unreadable', () => {
+  const probe = (lockLine: string) =>
+    parseProbeOutput(
+      [
+        '',
+        `${marker} home`,
+        '/home/ec2-user',
+        `${marker} exit 0`,
+        '',
+        `${marker} files`,
+        lockLine,
+        `${marker} exit 2`,
+        '',
+      ].join('\n'),
+      marker,
+    );
+  const record = { token: 't', holder: 'alice@laptop (VS Code)', host: 'handdoc', operation: 'deploy', service: 'spring', startedAt: '2026-11-25T10:00:00Z', step: 'pull', heartbeatAt: '2026-11-25T10:00:05Z' };
+  assert.deepEqual(lockFromProbe(probe(`/home/ec2-user/.switchyard/lock\u0000${JSON.stringify(record)}`), handDoc), {
+    holder: 'alice@laptop (VS Code)',
+    operation: 'deploy',
+    service: 'spring',
+    startedAt: '2026-11-25T10:00:00Z',
+    step: 'pull',
+  });
+  assert.equal(lockFromProbe(probe('grep: /home/ec2-user/.switchyard/lock: No such file or directory'), handDoc), undefined);
+  assert.match(lockFromProbe(probe('/home/ec2-user/.switchyard/lock\u0000garbage'), handDoc)?.holder ?? '', /not readable as a Switchyard lock/);
 });
