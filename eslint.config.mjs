@@ -25,5 +25,5 @@ export default tseslint.config(
   { files: ['src/host/**/*.ts', 'src/cli/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [noVscode] }] } },
   { files: ['src/core/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [noVscode, ...noIo] }], 'no-console': 'error' } },
   { files: ['src/ui/**/*.ts', 'src/extension.ts'], rules: { 'no-console': 'error' } },
-  { files: ['webview/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/src/**', '!**/src/core/protocol'], message: 'The webview imports src/core/protocol.ts only.' }] }] } },
+  { files: ['webview/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)src/(?!core/protocol$)', message: 'The webview imports src/core/protocol.ts only.' }] }] } },
 );

@@ -7,6 +7,7 @@ import { registerLogCommands } from './ui/logCommands';
 import { OutputLogger } from './ui/outputLogger';
 import { SettingsReader } from './ui/settings';
 import { StatusBar } from './ui/statusBar';
+import { registerWizardCommands } from './ui/wizardCommands';
 
 /** Composition root: builds the objects, registers them, nothing else. */
 export function activate(context: vscode.ExtensionContext): void {
@@ -20,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
     context.subscriptions.push(settings, hosts, tree, view, new StatusBar(hosts, settings));
     context.subscriptions.push(...registerCommands({ hosts, settings, logger, tree }));
     context.subscriptions.push(...registerLogCommands({ hosts, settings, logger, tree }));
+    context.subscriptions.push(...registerWizardCommands({ hosts, settings, logger, tree }, context.extensionUri));
     context.subscriptions.push(...registerDeployCommands({ hosts, settings, logger, tree }));
     hosts.watchVisibility(view);
     logger.info(`Switchyard activated (${settings.current.hosts.length} host(s) configured)`);

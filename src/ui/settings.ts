@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { HostProfile, parseHostProfiles, ProfileError } from '../core/hostProfile';
 import { Disposable } from './disposable';
+import type { WizardSettings } from './wizardSession';
 
 /** Every Switchyard setting, typed. Add a key here and in package.json `contributes.configuration`. */
 export interface Settings {
@@ -12,6 +13,8 @@ export interface Settings {
   confirmLiveColorActions: boolean;
   logs: LogSettings;
   deploy: DeployUiSettings;
+  /** `switchyard.wizard.*`: how the healthcheck wizard measures. */
+  wizard: WizardSettings;
 }
 
 /** `switchyard.deploy.*`: how a deploy ends (the engine's DeploySettings are built from these). */
@@ -90,6 +93,10 @@ function readSettings(): Settings {
       oldColor: (['auto', 'keep', 'stop'] as const).find((v) => v === configuration.get<unknown>('deploy.oldColor')) ?? 'auto',
       keepWarmMinutes: clampedInteger(configuration.get<unknown>('deploy.keepWarmMinutes'), 30, 0, 24 * 60),
       readyTimeoutSeconds: clampedInteger(configuration.get<unknown>('deploy.readyTimeoutSeconds'), 120, 1, 3600),
+    },
+    wizard: {
+      measureRuns: clampedInteger(configuration.get<unknown>('wizard.measureRuns'), 3, 1, 10),
+      measureDeadlineMs: clampedInteger(configuration.get<unknown>('wizard.measureDeadlineSeconds'), 180, 10, 1800) * 1000,
     },
   };
 }
