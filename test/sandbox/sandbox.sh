@@ -72,6 +72,39 @@ check_env() {
   done
 }
 
+# Is $1 a process of a container of our engine? Its root mount ("/") is an overlay under our
+# data root. (Host processes see those overlays too, but never as their own root.)
+is_container_of_ours() {
+  awk -v d="$SANDBOX_DIR/docker/" '$5 == "/" && index($0, d) { found = 1 } END { exit !found }' "/proc/$1/mountinfo" 2>/dev/null
+}
+
+# Leftovers of a sandbox whose processes were killed (dockerd -9, a machine's session ended):
+# processes of containers whose dockerd is gone (their root is our overlay), and orphans (parent 1)
+# that keep files under SANDBOX_DIR open, e.g. nginx workers of a killed master holding :8088.
+# Nobody would ever stop them, and they hold the ports. Live components (pid files) are kept.
+kill_orphans() {
+  local keep=" " f pid p parent docker_alive=0 left=()
+  for f in "$RUN_DIR"/*.pid; do
+    pid=$(live_pid "$f") && keep+="$pid $(descendants "$pid" | tr '\n' ' ') "
+  done
+  live_pid "$RUN_DIR/docker.pid" >/dev/null && docker_alive=1
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" = "$$" ] && continue
+    [[ $keep == *" $p "* ]] && continue
+    if [ "$docker_alive" = 0 ] && is_container_of_ours "$p"; then left+=("$p"); continue; fi
+    parent=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+    [ "$parent" = 1 ] || continue
+    # Components name SANDBOX_DIR on their command line (containerd shims re-parent to 1 by design).
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$SANDBOX_DIR/" && continue
+    find "/proc/$p/fd" -lname "$SANDBOX_DIR/*" -print -quit 2>/dev/null | grep -q . && left+=("$p")
+  done
+  [ ${#left[@]} -eq 0 ] && return 0
+  say "stopping leftovers of an earlier sandbox whose parents are gone: ${left[*]}"
+  kill -KILL "${left[@]}" 2>/dev/null || true
+  sleep 1
+}
+
 # Does the process $1 (or one of its ancestors) belong to this sandbox? True when its command
 # line names SANDBOX_DIR (sshd/nginx/registry/dockerd configs, containerd shims of our engine).
 is_ours_pid() {
@@ -606,6 +639,7 @@ cmd_up() {
   SANDBOX_TMP_LOG=$(mktemp /tmp/switchyard-sandbox.XXXXXX.log)
   trap 'rm -f "$SANDBOX_TMP_LOG" "$SANDBOX_TMP_LOG".*' EXIT
   step install_packages
+  step kill_orphans
   step check_ports
   # remains of a sandbox whose directory was removed by hand while it ran: clear them first
   if [ ! -e "$MARKER" ]; then
