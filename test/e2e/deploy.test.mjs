@@ -3,28 +3,14 @@
 // notification naming its steps and the tree flipping colors; then "Roll Back" flips it back.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureChromium, startCodeServer } from './codeServer.mjs';
-import { openVSCode, REPO_ROOT } from './vscodePage.mjs';
+import { liveColorOnDisk, openSandboxVSCode, trustSandboxHostKey } from './sandboxVSCode.mjs';
 
-const VSIX = path.resolve(process.env.SWITCHYARD_VSIX || path.join(REPO_ROOT, 'dist', 'switchyard.vsix'));
 const log = (m) => console.log(`[e2e] ${m}`);
-const sandboxDir = process.env.SWITCHYARD_SANDBOX_DIR || '/var/lib/switchyard-sandbox';
 
-let tmp;
-let cs;
+let session;
 let vs;
 let liveBefore;
-
-function liveColorOnDisk() {
-  const info = JSON.parse(fs.readFileSync(path.join(sandboxDir, 'sandbox.json'), 'utf8'));
-  const text = fs.readFileSync(path.join(info.nginx.confDir, 'active-upstream.conf'), 'utf8').replace(/#.*$/gm, '');
-  return /server\s+127\.0\.0\.1:8081/.test(text) ? 'green' : 'blue';
-}
 
 /** What Nginx really serves: the demo app names its color and version. */
 async function servedByNginx() {
@@ -34,21 +20,9 @@ async function servedByNginx() {
 
 before(
   async () => {
-    assert.ok(fs.existsSync(VSIX), `${VSIX} does not exist: run \`npm run package\` first`);
-    ensureChromium({ log });
-    const profiles = JSON.parse(execFileSync(process.execPath, [path.join(REPO_ROOT, 'test', 'sandbox', 'sandboxProfile.mjs')], { encoding: 'utf8' }));
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-e2e-deploy-'));
-    const home = path.join(tmp, 'home');
-    fs.mkdirSync(home);
-    const folder = path.join(tmp, 'handdoc-workspace');
-    fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
-    fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ 'switchyard.hosts': profiles }, null, 2)}\n`);
-    cs = await startCodeServer({ folder, vsixPath: VSIX, baseDir: path.join(tmp, 'code-server'), env: { HOME: home }, log });
-    vs = await openVSCode(cs.url, { log });
-    await vs.openViewContainer('Switchyard');
-    const dialog = vs.page.locator('.monaco-dialog-box').filter({ hasText: 'has never connected to' });
-    await dialog.waitFor({ state: 'visible', timeout: 120_000 });
-    await dialog.getByRole('button', { name: 'Trust and Connect' }).click();
+    session = await openSandboxVSCode('deploy', { log });
+    vs = session.vs;
+    await trustSandboxHostKey(vs);
     await vs.waitForViewText(/live: (blue|green)/, { timeout: 60_000 });
     await vs.widenSideBar(700);
   },
@@ -56,9 +30,7 @@ before(
 );
 
 after(async () => {
-  if (vs) await vs.close();
-  if (cs) await cs.stop();
-  if (tmp && !process.env.SWITCHYARD_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  if (session) await session.close();
 });
 
 test('Deploy from the command palette: progress names the steps, then the tree shows the other color live with the new tag', { timeout: 300_000 }, async () => {

@@ -7,62 +7,36 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureChromium, startCodeServer } from './codeServer.mjs';
-import { openVSCode, REPO_ROOT } from './vscodePage.mjs';
+import { liveColorOnDisk, openSandboxVSCode, trustSandboxHostKey } from './sandboxVSCode.mjs';
 
-const VSIX = path.resolve(process.env.SWITCHYARD_VSIX || path.join(REPO_ROOT, 'dist', 'switchyard.vsix'));
 const log = (m) => console.log(`[e2e] ${m}`);
-const sandboxDir = process.env.SWITCHYARD_SANDBOX_DIR || '/var/lib/switchyard-sandbox';
 
-let tmp;
-let home;
-let cs;
+let session;
 let vs;
-let profiles;
-
-/** The color the sandbox's switch file really points to (read from disk, not from the extension). */
-function liveColorOnDisk() {
-  const info = JSON.parse(fs.readFileSync(path.join(sandboxDir, 'sandbox.json'), 'utf8'));
-  const text = fs.readFileSync(path.join(info.nginx.confDir, 'active-upstream.conf'), 'utf8').replace(/#.*$/gm, '');
-  return /server\s+127\.0\.0\.1:8081/.test(text) ? 'green' : 'blue';
-}
+let home;
 
 before(
   async () => {
-    assert.ok(fs.existsSync(VSIX), `${VSIX} does not exist: run \`npm run package\` first`);
-    ensureChromium({ log });
-    profiles = JSON.parse(execFileSync(process.execPath, [path.join(REPO_ROOT, 'test', 'sandbox', 'sandboxProfile.mjs')], { encoding: 'utf8' }));
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-e2e-tree-'));
-    // Its own HOME: the trusted host key goes to this known_hosts, not the real user's.
-    home = path.join(tmp, 'home');
-    fs.mkdirSync(home);
-    const folder = path.join(tmp, 'handdoc-workspace');
-    fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
-    fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ 'switchyard.hosts': profiles }, null, 2)}\n`);
-    cs = await startCodeServer({ folder, vsixPath: VSIX, baseDir: path.join(tmp, 'code-server'), env: { HOME: home }, log });
-    vs = await openVSCode(cs.url, { log });
+    session = await openSandboxVSCode('tree', { log });
+    ({ vs, home } = session);
   },
   { timeout: 15 * 60_000 },
 );
 
 after(async () => {
-  if (vs) await vs.close();
-  if (cs) await cs.stop();
-  if (tmp && !process.env.SWITCHYARD_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  if (session) await session.close();
 });
 
 test('the first connection asks about the unknown host key and records it after "Trust and Connect"', { timeout: 180_000 }, async () => {
-  const page = vs.page;
+  const dialog = vs.page.locator('.monaco-dialog-box').filter({ hasText: 'has never connected to [127.0.0.1]:2222' });
   await vs.openViewContainer('Switchyard');
-  const dialog = page.locator('.monaco-dialog-box').filter({ hasText: 'has never connected to [127.0.0.1]:2222' });
   await dialog.waitFor({ state: 'visible', timeout: 120_000 });
-  const fingerprint = execFileSync('ssh-keygen', ['-lf', path.join(sandboxDir, 'ssh', 'ssh_host_ed25519_key.pub')], { encoding: 'utf8' }).split(' ')[1];
-  assert.match(await dialog.innerText(), new RegExp(fingerprint.replace(/[+/]/g, '\\$&')), 'the dialog shows the key’s SHA256 fingerprint');
   await vs.screenshot('tree-host-key');
-  await dialog.getByRole('button', { name: 'Trust and Connect' }).click();
+  const text = await trustSandboxHostKey(vs);
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', session.info.hostKeyFile], { encoding: 'utf8' }).split(' ')[1];
+  assert.ok(text.includes(fingerprint), `the dialog shows the key’s SHA256 fingerprint ${fingerprint}`);
   await vs.waitForViewText(/live: (blue|green)/, { timeout: 60_000 });
   const knownHosts = fs.readFileSync(path.join(home, '.ssh', 'known_hosts'), 'utf8');
   assert.match(knownHosts, /^\[127\.0\.0\.1\]:2222 ssh-ed25519 /m, 'the trusted key is in the test HOME’s known_hosts');

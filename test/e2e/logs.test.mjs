@@ -12,14 +12,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { sandboxProfiles, readSandboxInfo } from '../sandbox/sandboxProfile.mjs';
-import { ensureChromium, ensureCodeServer, startCodeServer } from './codeServer.mjs';
-import { openVSCode, REPO_ROOT } from './vscodePage.mjs';
-
-const VSIX = path.resolve(process.env.SWITCHYARD_VSIX || path.join(REPO_ROOT, 'dist', 'switchyard.vsix'));
+import { openSandboxVSCode, trustSandboxHostKey } from './sandboxVSCode.mjs';
 const log = (m) => console.log(`[e2e logs] ${m}`);
 const nonce = randomBytes(4).toString('hex');
 const channelName = 'Switchyard: handdoc-fastapi';
@@ -40,7 +35,6 @@ function remoteTails() {
   return found;
 }
 
-let tmp;
 let cs;
 let vs;
 let info;
@@ -56,30 +50,20 @@ function request(url) {
   });
 }
 
+let session;
+
 before(
   async () => {
-    if (!fs.existsSync(VSIX)) throw new Error(`${VSIX} does not exist: build it first with \`npm run package\` (or point SWITCHYARD_VSIX at a .vsix).`);
-    info = readSandboxInfo();
-    ensureChromium({ log });
-    await ensureCodeServer({ log });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-e2e-logs-'));
-    const home = path.join(tmp, 'home');
-    fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
-    const folder = path.join(tmp, 'workspace');
-    fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
     // An unusual tailLines makes this test's `tail -n 137 -F` easy to find on the host.
-    fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ 'switchyard.hosts': sandboxProfiles(info), 'switchyard.logs.tailLines': tailLines }, null, 2)}\n`);
-    cs = await startCodeServer({ folder, vsixPath: VSIX, baseDir: path.join(tmp, 'code-server'), env: { HOME: home }, log });
+    session = await openSandboxVSCode('logs', { settings: { 'switchyard.logs.tailLines': tailLines }, log });
+    ({ vs, cs, info } = session);
     log(`code-server at ${cs.url}`);
-    vs = await openVSCode(cs.url, { log });
   },
   { timeout: 15 * 60_000 },
 );
 
 after(async () => {
-  if (vs) await vs.close();
-  if (cs) await cs.stop();
-  if (tmp && !process.env.SWITCHYARD_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  if (session) await session.close();
 });
 
 test('Show Logs on a container streams its log into the Output panel; Stop Tailing ends it', { timeout: 240_000 }, async () => {
@@ -93,12 +77,9 @@ test('Show Logs on a container streams its log into the Output panel; Stop Taili
 
 async function showAndStop() {
   const page = vs.page;
-  await vs.openViewContainer('Switchyard');
   // First connection to the sandbox: its host key is unknown, the extension asks.
-  const trust = page.getByRole('button', { name: 'Trust and Connect' });
-  await trust.waitFor({ state: 'visible', timeout: 120_000 });
-  await trust.click();
-  const knownHosts = path.join(tmp, 'home', '.ssh', 'known_hosts');
+  await trustSandboxHostKey(vs);
+  const knownHosts = path.join(session.home, '.ssh', 'known_hosts');
   for (let i = 0; i < 100 && !fs.existsSync(knownHosts); i++) await page.waitForTimeout(100);
   assert.match(fs.readFileSync(knownHosts, 'utf8'), /^\[127\.0\.0\.1\]:\d+ ssh-ed25519 /m, 'the key went to the temporary known_hosts');
 
