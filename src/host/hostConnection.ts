@@ -965,12 +965,7 @@ export class HostConnection implements Disposable {
     }
     try {
       try {
-        let offset = 0;
-        while (offset < content.length) {
-          const length = Math.min(32 * 1024, content.length - offset);
-          await sftpCall<void>((cb) => sftp.write(handle, content, offset, length, offset, (err) => cb(err)));
-          offset += length;
-        }
+        await writeAll(sftp, handle, content);
         await sftpCall<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err)));
         await sftpCall<void>((cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err))).catch((error: unknown) => this.logger.debug(`fsync not available: ${describeError(error)}`));
       } finally {
@@ -1058,12 +1053,7 @@ export class HostConnection implements Disposable {
       throw this.sftpError(error, remotePath, 'write');
     }
     try {
-      let offset = 0;
-      while (offset < content.length) {
-        const length = Math.min(32 * 1024, content.length - offset);
-        await sftpCall<void>((cb) => sftp.write(handle, content, offset, length, offset, (err) => cb(err)));
-        offset += length;
-      }
+      await writeAll(sftp, handle, content);
       if (o.mode !== undefined) {
         const mode = o.mode;
         await sftpCall<void>((cb) => sftp.fchmod(handle, mode, (err) => cb(err)));
@@ -1249,6 +1239,16 @@ function forwardOut(client: Client, host: string, port: number): Promise<ClientC
       reject(error);
     }
   });
+}
+
+/** Writes the whole buffer to an open SFTP handle, 32 KiB per request. */
+async function writeAll(sftp: SFTPWrapper, handle: Buffer, content: Buffer): Promise<void> {
+  for (let offset = 0; offset < content.length; ) {
+    const length = Math.min(32 * 1024, content.length - offset);
+    const at = offset;
+    await sftpCall<void>((cb) => sftp.write(handle, content, at, length, at, (err) => cb(err)));
+    offset += length;
+  }
 }
 
 function sftpCall<T>(start: (callback: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
