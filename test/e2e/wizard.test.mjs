@@ -139,6 +139,22 @@ after(async () => {
   if (tmp && !process.env.SWITCHYARD_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/**
+ * For a screenshot only: the webview re-renders when state arrives (e.g. the tree's refresh after a
+ * roll-out), which can detach the element mid-scroll; try again on the re-rendered one.
+ */
+async function scrollIntoView(locator) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await locator.scrollIntoViewIfNeeded({ timeout: 5_000 });
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+}
+
 test('opened from the fastapi service in the tree, step 1 shows the compose healthcheck, the image and the health log', { timeout: 240_000 }, async () => {
   const page = vs.page;
   await vs.openViewContainer('Switchyard');
@@ -268,7 +284,7 @@ test('step 4 shows the diff, refuses a file changed on the host, writes it, roll
   assert.equal(hc.StartPeriod, seconds(values.start_period));
   assert.equal(hc.Retries, Number(values.retries));
   assert.equal(fastapiState().health, 'healthy');
-  await apply.locator('.banner.ok').last().scrollIntoViewIfNeeded();
+  await scrollIntoView(apply.locator('.banner.ok').last());
   await shot('wizard-4-rollout-dark');
 });
 
@@ -312,7 +328,7 @@ test('every step in a light theme, and the Blue-Green service with both compose 
     ['Apply', 'wizard-4-rollout-light'],
   ]) {
     await selectStep(frame, label);
-    if (label === 'Apply') await frame.locator('vscode-tab-panel').nth(3).locator('.banner.ok').last().scrollIntoViewIfNeeded();
+    if (label === 'Apply') await scrollIntoView(frame.locator('vscode-tab-panel').nth(3).locator('.banner.ok').last());
     await page.waitForTimeout(300);
     await shot(name);
   }
