@@ -93,7 +93,8 @@ kill_orphans() {
     [ "$p" = "$$" ] && continue
     [[ $keep == *" $p "* ]] && continue
     if [ "$docker_alive" = 0 ] && is_container_of_ours "$p"; then left+=("$p"); continue; fi
-    parent=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+    # A process may exit during the walk: its vanished /proc entry must not end the script (set -e).
+    parent=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
     [ "$parent" = 1 ] || continue
     # Components name SANDBOX_DIR on their command line (containerd shims re-parent to 1 by design).
     tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$SANDBOX_DIR/" && continue
@@ -146,7 +147,7 @@ check_ports() {
     for p in $pids; do is_ours_pid "$p" && { ours=1; break; }; done
     [ "$ours" = 1 ] && continue
     desc=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:(.*' | head -n1 || true)
-    for p in $pids; do desc+=" [pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120)]"; done
+    for p in $pids; do desc+=" [pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120 || true)]"; done
     echo "sandbox: ERROR: port $port (for $name) is already taken by another process: ${desc:-unknown (see: ss -ltnp)}" >&2
     bad=1
   done
