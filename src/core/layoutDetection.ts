@@ -208,8 +208,14 @@ function findSwitchFile(serviceName: string, ports: number[], scans: Array<{ fil
   const upstreamName = parsed.parsed.upstreamName;
   if (upstreamName) {
     const users = scans.flatMap(({ file, scan }) => scan.proxyPassTargets.filter((t) => t.upstreamName === upstreamName).map((t) => `${t.location ?? '(no location)'} in ${baseName(file.path)}`));
-    if (users.length > 0) notes.push({ kind: 'found', message: `Nginx routes ${users.join(', ')} to upstream ${upstreamName}.` });
-    else notes.push({ kind: 'missing', message: `No proxy_pass uses upstream ${upstreamName}; check that Nginx really routes "${serviceName}" through it.` });
+    if (users.length > 0) {
+      notes.push({ kind: 'found', message: `Nginx routes ${users.join(', ')} to upstream ${upstreamName}.` });
+      const location = scans.flatMap(({ scan }) => scan.proxyPassTargets).find((t) => t.upstreamName === upstreamName && t.location)?.location;
+      notes.push({
+        kind: 'missing',
+        message: `Set "verifyUrl" of "${serviceName}" to a URL on the host that Nginx sends to ${upstreamName}${location ? ` (a route under ${location}, e.g. http://127.0.0.1${location}…)` : ''} and that answers 200: after each switch Switchyard asks it until the new color answers. Without it a switch is reported as reloaded, not confirmed.`,
+      });
+    } else notes.push({ kind: 'missing', message: `No proxy_pass uses upstream ${upstreamName}; check that Nginx really routes "${serviceName}" through it.` });
   }
   return { path: chosen.file.path, notes };
 }

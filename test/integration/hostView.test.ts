@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { HostProfile } from '../../src/core/hostProfile';
+import type { BlueGreenService, HostProfile } from '../../src/core/hostProfile';
 import { buildHostNode, findNode, type TreeNodeModel } from '../../src/core/hostTree';
 import { HostError } from '../../src/host/hostErrors';
 import { saveHostFile } from '../../src/host/hostFileEdit';
@@ -205,6 +205,10 @@ test('"Add Host" detects the handDoc layout on the sandbox and proposes a valid 
   assert.equal(detected.nginx.mainConfig, info.nginx.mainConfig);
   assert.equal(detected.nginx.accessLog, info.nginx.accessLog);
   const byName = Object.fromEntries(detected.services.map((s) => [s.name, s]));
-  assert.deepEqual(byName.spring, profile.services.find((s) => s.name === 'spring'));
+  // verifyUrl is the user's choice (a route that reaches the app through Nginx): detection suggests, never sets it.
+  const { verifyUrl, ...springWithoutVerify } = profile.services.find((s) => s.name === 'spring') as BlueGreenService;
+  assert.ok(verifyUrl, 'the sandbox profile sets a verifyUrl');
+  assert.deepEqual(byName.spring, springWithoutVerify);
+  assert.ok(proposal.notes.some((n) => n.kind === 'missing' && /verifyUrl/.test(n.message) && /\/api\//.test(n.message)), JSON.stringify(proposal.notes));
   assert.deepEqual(byName.fastapi, profile.services.find((s) => s.name === 'fastapi'));
 });

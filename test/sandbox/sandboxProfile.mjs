@@ -36,6 +36,8 @@ export function sandboxProfiles(info = readSandboxInfo(), name = 'handdoc-sandbo
           name: 'spring',
           switchFile: 'active-upstream.conf',
           healthPath: '/actuator/health',
+          // Nginx as seen from the host: after a switch Switchyard asks it until the new color answers (the demo app names its color).
+          verifyUrl: `${info.nginx.httpUrl}/api/whoami`,
           colors: {
             blue: { container: 'handdoc-spring-blue', composeFile: 'docker-compose.spring-blue.yml', port: 8080 },
             green: { container: 'handdoc-spring-green', composeFile: 'docker-compose.spring-green.yml', port: 8081 },

@@ -68,9 +68,11 @@ void describe('detectLayout on the handDoc host', () => {
     assert.deepEqual(parsed.profiles, [expected]);
   });
 
-  void it('says where each fact came from, and nothing is ambiguous or missing', () => {
+  void it('says where each fact came from; nothing is ambiguous, only the verify URL (the user’s choice) is missing', () => {
     assert.deepEqual(notesOf(proposal, 'ambiguous'), []);
-    assert.deepEqual(notesOf(proposal, 'missing'), []);
+    assert.deepEqual(notesOf(proposal, 'missing'), [
+      'Set "verifyUrl" of "spring" to a URL on the host that Nginx sends to spring_backend (a route under /api/, e.g. http://127.0.0.1/api/…) and that answers 200: after each switch Switchyard asks it until the new color answers. Without it a switch is reported as reloaded, not confirmed.',
+    ]);
     const found = notesOf(proposal, 'found');
     assert.ok(found.includes('handdoc-spring-blue serves on port 8080 (from the healthcheck URL http://127.0.0.1:8080/actuator/health and ports "8080:8080").'));
     assert.ok(found.includes('Switch file of "spring": /etc/nginx/conf.d/active-upstream.conf (upstream spring_backend → 127.0.0.1:8080).'));
