@@ -68,7 +68,8 @@ export interface LockRecord {
   holder: string;
   /** The host name this lock is about (the profile's name). */
   host: string;
-  operation: OperationKind;
+  /** `retire`: stopping a color whose keep-warm time is up (src/core/warmRetire.ts). */
+  operation: OperationKind | 'retire';
   service: string;
   /** ISO time the operation started. */
   startedAt: string;
@@ -211,7 +212,8 @@ export const defaultDeploySettings: DeploySettings = {
 
 export type OperationKind = 'deploy' | 'switch' | 'rollback';
 
-export type StepName = 'preflight' | 'pull' | 'startIdle' | 'waitReady' | 'switch' | 'verify' | 'drain' | 'retire' | 'journal';
+/** Blue-Green: preflight, pull, startIdle, waitReady, switch, verify, drain, retire, journal. Single container: preflight, pull, recreate, waitReady, journal. */
+export type StepName = 'preflight' | 'pull' | 'startIdle' | 'waitReady' | 'switch' | 'verify' | 'drain' | 'retire' | 'journal' | 'recreate';
 
 export interface OperationRequest {
   service: string;
@@ -241,7 +243,11 @@ export type DeployEvent =
   | { kind: 'stepFinished'; step: StepName; outcome: StepOutcome; durationMs: number; detail?: string }
   | { kind: 'progress'; step: StepName; message: string }
   /** The moment traffic moved: from here on, cancelling no longer restores the old color (rollback does). */
-  | { kind: 'switched'; from: Color; to: Color; atMs: number };
+  | { kind: 'switched'; from: Color; to: Color; atMs: number }
+  /** Single container: the old container is being stopped; the service is down from here until `backUp`. */
+  | { kind: 'downtimeStarted'; container: string; atMs: number }
+  /** Single container: the new container answered its health path for the first time. */
+  | { kind: 'backUp'; container: string; atMs: number; downtimeMs: number };
 
 export type DeployErrorCode =
   /** Unknown service, bad tag: nothing was touched. */
@@ -289,6 +295,13 @@ export interface OperationResult {
   totalMs: number;
   /** Milliseconds from "the new color answers its health path" to "Nginx reloaded to it". */
   readyToSwitchedMs?: number;
+  /** Single container: which container was replaced, and its image before and after. */
+  inPlace?: InPlaceImages;
+  /**
+   * Single container: measured downtime, from the moment Switchyard began stopping the old container
+   * to the new one's first successful probe of its health path. Absent when the old one was never stopped.
+   */
+  downtimeMs?: number;
   error?: { code: DeployErrorCode; step?: StepName; message: string; logs?: string };
   /** Things the user should know that are not errors (old color kept warm, registry skipped, ...). */
   notes: string[];
@@ -304,6 +317,16 @@ export interface ColorImage {
   container: string;
   /** The image it runs (undefined when the container did not exist). */
   image?: string;
+}
+
+/** A single-container operation: the container it replaced in place, what it ran and what it runs now. */
+export interface InPlaceImages {
+  container: string;
+  /** The image before (undefined when the container did not exist). */
+  from?: string;
+  to: string;
+  /** Whether the old container was stopped (from there on the service was down until the new one answered). */
+  isRecreated: boolean;
 }
 
 export type JournalOutcome = 'succeeded' | 'failed' | 'cancelled' | 'uncertain';
@@ -328,6 +351,8 @@ export interface JournalEntry {
   totalMs?: number;
   /** Until when the old color is meant to stay warm (ISO), when it was kept. */
   warmUntil?: string;
+  inPlace?: InPlaceImages;
+  downtimeMs?: number;
 }
 
 /** One operation as `history` shows it, with both journal lines merged. */
@@ -350,4 +375,6 @@ export interface HistoryItem {
   steps: StepRecord[];
   totalMs?: number;
   warmUntil?: string;
+  inPlace?: InPlaceImages;
+  downtimeMs?: number;
 }

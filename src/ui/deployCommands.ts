@@ -25,6 +25,7 @@ const stepTitles: Record<StepName, string> = {
   drain: 'Draining the old color',
   retire: 'Retiring the old color',
   journal: 'Writing the journal',
+  recreate: 'Replacing the container (the service is down until it answers)',
 };
 
 /** The engine (and the compose parser it uses) loads on the first deploy, not at activation. */
