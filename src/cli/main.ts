@@ -10,6 +10,7 @@ import type { DeployEvent, DeploySettings, HistoryItem, LockState, OldColorPolic
 import { parseProfileFile, type HostProfile } from '../core/hostProfile';
 import { serviceViews } from '../core/hostState';
 import type { Logger } from '../core/logger';
+import { retireExpiredWarmColors } from '../core/warmRetire';
 import { HostDeployPorts } from '../host/deployPorts';
 import { HostConnection } from '../host/hostConnection';
 import { isHostError } from '../host/hostErrors';
@@ -25,6 +26,7 @@ Commands:
   rollback            undo the service's last deploy/switch/rollback (switch back, or redeploy the previous image)
   history             the host's journal of deploys, switches and rollbacks
   lock                show the host's deploy lock; --break removes a stale one (--force: any)
+  retire-warm         stop old colors whose keep-warm time (--old-color keep/auto) is up; for cron
 
 Options:
   --config FILE       profiles file (default: .switchyard.json)
@@ -336,6 +338,22 @@ async function lock(options: Options): Promise<number> {
   });
 }
 
+async function retireWarm(options: Options): Promise<number> {
+  return withConnection(options, async (connection, profile) => {
+    const result = await retireExpiredWarmColors(new HostDeployPorts(connection), profile, { who: options.who ?? defaultWho() });
+    if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      const lines = [
+        ...result.stopped.map((w) => `stopped ${w.container} (${w.service} ${w.color}, kept warm until ${w.warmUntil})`),
+        ...result.left.map((w) => `left ${w.container} running (${w.service} ${w.color}, warm until ${w.warmUntil}): ${w.reason}`),
+        ...result.waiting.map((w) => `${w.container} stays warm until ${w.warmUntil}`),
+      ];
+      process.stdout.write(`${lines.length ? lines.join('\n') : 'no color is kept warm'}\n`);
+    }
+    return result.left.some((w) => /deploy lock/.test(w.reason)) ? 4 : 0;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const options = parseArgs(argv);
   switch (options.command) {
@@ -354,6 +372,8 @@ async function main(argv: string[]): Promise<number> {
       return history(options);
     case 'lock':
       return lock(options);
+    case 'retire-warm':
+      return retireWarm(options);
     case 'help':
       process.stdout.write(`${usage}\n`);
       return 0;

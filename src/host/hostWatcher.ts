@@ -2,11 +2,14 @@
  * Keeps one host's picture current: connects, takes a snapshot, then follows Docker's event
  * stream on the same connection and re-reads only the containers when something happens
  * (debounced). Memory and load are re-read on a slow timer; nothing polls the containers.
+ * With `retireWarm`, a minute timer stops old colors whose keep-warm time is up.
  */
 import type { Readable } from 'node:stream';
 import type { HostProfile } from '../core/hostProfile';
 import { computeWarnings } from '../core/hostState';
 import { describeError, type Logger } from '../core/logger';
+import { retireExpiredWarmColors } from '../core/warmRetire';
+import { HostDeployPorts } from './deployPorts';
 import { Emitter, type Disposable } from './emitter';
 import type { ConnectionState, HostConnection } from './hostConnection';
 import { HostError, toHostError } from './hostErrors';
@@ -18,6 +21,11 @@ export interface HostWatcherOptions {
   /** Docker events arrive in bursts (a recreate is 4-6 events); one re-read per burst. */
   eventDebounceMs?: number;
   metricsIntervalMs?: number;
+  /**
+   * Stops old colors whose keep-warm time is up (src/core/warmRetire.ts), checked every `intervalMs`
+   * (default 60 s) while connected and `isEnabled()` (a live setting).
+   */
+  retireWarm?: { who: string; isEnabled: () => boolean; intervalMs?: number };
 }
 
 export class HostWatcher implements Disposable {
@@ -30,6 +38,9 @@ export class HostWatcher implements Disposable {
   private events?: Readable;
   private eventTimer?: NodeJS.Timeout;
   private metricsTimer?: NodeJS.Timeout;
+  private retireTimer?: NodeJS.Timeout;
+  private isRetiring = false;
+  private readonly retireWarm: HostWatcherOptions['retireWarm'];
   private isDisposed = false;
   private readonly subscriptions: Disposable[] = [];
   private readonly eventDebounceMs: number;
@@ -42,6 +53,7 @@ export class HostWatcher implements Disposable {
   ) {
     this.eventDebounceMs = options.eventDebounceMs ?? 250;
     this.metricsIntervalMs = options.metricsIntervalMs ?? 30_000;
+    this.retireWarm = options.retireWarm;
     this.subscriptions.push(connection.onDidChangeState((state) => this.onConnectionState(state)));
   }
 
@@ -85,6 +97,7 @@ export class HostWatcher implements Disposable {
       for (const [part, error] of Object.entries(this._snapshot.problems)) this.logger.warn(`${this.profile.name}: ${part}: ${error.message}`);
       this.ensureEventStream();
       this.ensureMetricsTimer();
+      this.ensureRetireTimer();
     } finally {
       this._isRefreshing = false;
       this._onDidChange.fire({ kind: 'snapshot', scope: 'all' });
@@ -183,6 +196,29 @@ export class HostWatcher implements Disposable {
     }
   }
 
+  private ensureRetireTimer(): void {
+    if (this.retireTimer || !this.retireWarm) return;
+    this.retireTimer = setInterval(() => void this.retireDueWarmColors(), this.retireWarm.intervalMs ?? 60_000);
+    this.retireTimer.unref();
+    void this.retireDueWarmColors();
+  }
+
+  /** One pass of the keep-warm check: a journal read on the open shell; a stop only when one is due. */
+  private async retireDueWarmColors(): Promise<void> {
+    const options = this.retireWarm;
+    if (!options || this.isRetiring || this.isDisposed || this.connection.state.kind !== 'connected' || !options.isEnabled()) return;
+    this.isRetiring = true;
+    try {
+      const result = await retireExpiredWarmColors(new HostDeployPorts(this.connection), this.profile, { who: options.who });
+      for (const warm of result.stopped) this.logger.info(`${this.profile.name}: stopped ${warm.container}: ${warm.service}'s ${warm.color} was kept warm until ${warm.warmUntil}`);
+      for (const warm of result.left) this.logger.info(`${this.profile.name}: ${warm.container} is past its keep-warm time (${warm.warmUntil}) but still runs: ${warm.reason}`);
+    } catch (error) {
+      if (!(error instanceof HostError && error.code === 'connectionLost')) this.logger.warn(`${this.profile.name}: keep-warm check: ${describeError(error)}`);
+    } finally {
+      this.isRetiring = false;
+    }
+  }
+
   private stopFollowing(): void {
     const events = this.events;
     this.events = undefined;
@@ -190,6 +226,8 @@ export class HostWatcher implements Disposable {
     clearTimeout(this.eventTimer);
     clearInterval(this.metricsTimer);
     this.metricsTimer = undefined;
+    clearInterval(this.retireTimer);
+    this.retireTimer = undefined;
   }
 
   dispose(): void {

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { HostProfile } from '../core/hostProfile';
 import type { HostConnection } from '../host/hostConnection';
@@ -120,7 +121,9 @@ export class HostRegistry extends Disposable {
   }
 
   private createEntry(profile: HostProfile): HostWatcher {
-    const watcher = new this.modules.HostWatcher(this.createConnection(profile), this.logger);
+    const watcher = new this.modules.HostWatcher(this.createConnection(profile), this.logger, {
+      retireWarm: { who: `${os.userInfo().username}@${os.hostname()} (VS Code)`, isEnabled: () => this.settings.current.deploy.stopWarmColorWhenDue },
+    });
     const subscription = watcher.onDidChange((change) => this._onDidChangeHost.fire({ host: profile.name, change }));
     this.watchers.set(profile.name, { watcher, profileJson: JSON.stringify(profile), subscription });
     return watcher;

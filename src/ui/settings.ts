@@ -22,6 +22,8 @@ export interface DeployUiSettings {
   drainSeconds: number;
   oldColor: 'auto' | 'keep' | 'stop';
   keepWarmMinutes: number;
+  /** Stop a kept old color once its keep-warm time is up (HostWatcher's minute timer). */
+  stopWarmColorWhenDue: boolean;
   readyTimeoutSeconds: number;
 }
 
@@ -92,6 +94,7 @@ function readSettings(): Settings {
       drainSeconds: clampedInteger(configuration.get<unknown>('deploy.drainSeconds'), 5, 0, 3600),
       oldColor: (['auto', 'keep', 'stop'] as const).find((v) => v === configuration.get<unknown>('deploy.oldColor')) ?? 'auto',
       keepWarmMinutes: clampedInteger(configuration.get<unknown>('deploy.keepWarmMinutes'), 30, 0, 24 * 60),
+      stopWarmColorWhenDue: configuration.get<boolean>('deploy.stopWarmColorWhenDue', true),
       readyTimeoutSeconds: clampedInteger(configuration.get<unknown>('deploy.readyTimeoutSeconds'), 120, 1, 3600),
     },
     wizard: {

@@ -25,7 +25,10 @@ export async function openSandboxVSCode(name, { settings = {}, log = () => {} } 
   fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
   const folder = path.join(tmp, 'handdoc-workspace');
   fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
-  fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ 'switchyard.hosts': sandboxProfiles(info), ...settings }, null, 2)}\n`);
+  // The sandbox is shared by every test file, which expect both Spring colors running: an earlier run's
+  // keep-warm time must not stop one in the middle of a test (tests/integration/warmRetire covers that timer).
+  const defaults = { 'switchyard.hosts': sandboxProfiles(info), 'switchyard.deploy.stopWarmColorWhenDue': false };
+  fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ ...defaults, ...settings }, null, 2)}\n`);
   const cs = await startCodeServer({ folder, vsixPath: VSIX, baseDir: path.join(tmp, 'code-server'), env: { HOME: home }, log });
   const vs = await openVSCode(cs.url, { log });
   return {
