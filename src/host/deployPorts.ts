@@ -140,6 +140,8 @@ export function toContainerStatus(inspect: Dockerode.ContainerInspectInfo): Cont
 export interface DeployPortsOptions {
   /** Where lock, journal and compose overrides live, relative to the user's home (default `.switchyard`). */
   stateDir?: string;
+  /** The journal moves to journal.1.jsonl (replacing the one before) once it reaches this size; default 1 MiB. */
+  journalMaxBytes?: number;
 }
 
 export class HostDeployPorts implements DeployPorts {
@@ -148,6 +150,7 @@ export class HostDeployPorts implements DeployPorts {
   private composeFlavor?: ComposeFlavor;
   private dockerRootDir?: string | null;
   private readonly stateDirName: string;
+  private readonly journalMaxBytes: number;
 
   constructor(
     private readonly connection: DeployConnection,
@@ -155,6 +158,7 @@ export class HostDeployPorts implements DeployPorts {
   ) {
     this.hostName = connection.profile.name;
     this.stateDirName = options.stateDir ?? '.switchyard';
+    this.journalMaxBytes = options.journalMaxBytes ?? 1024 * 1024;
   }
 
   private get profile(): HostProfile {
@@ -484,12 +488,16 @@ export class HostDeployPorts implements DeployPorts {
   readonly journal = {
     append: async (entry: JournalEntry): Promise<void> => {
       const dir = await this.stateDir();
-      const result = await this.connection.exec(['sh', '-c', 'umask 077; mkdir -p -- "$1" && cat >> "$2"', 'sh', dir, `${dir}/journal.jsonl`], { stdin: `${JSON.stringify(entry)}\n` });
+      // Rotation keeps one older generation: the journal never grows past about twice the limit.
+      const script = 'umask 077; mkdir -p -- "$1" || exit 1; if [ -f "$2" ] && [ "$(wc -c < "$2")" -ge "$4" ]; then mv -f -- "$2" "$3" || exit 1; fi; cat >> "$2"';
+      const result = await this.connection.exec(['sh', '-c', script, 'sh', dir, `${dir}/journal.jsonl`, `${dir}/journal.1.jsonl`, String(this.journalMaxBytes)], { stdin: `${JSON.stringify(entry)}\n` });
       if (result.exitCode !== 0) throw new HostError('commandFailed', `Cannot write the journal ${dir}/journal.jsonl: ${result.stderr.trim()}`);
     },
     read: async (limit: number): Promise<JournalEntry[]> => {
       const dir = await this.stateDir();
-      const result = await this.connection.exec(['sh', '-c', '[ -f "$1" ] || exit 0; tail -n "$2" -- "$1"', 'sh', `${dir}/journal.jsonl`, String(Math.max(1, Math.floor(limit)))]);
+      // Both generations, oldest first: an operation's started and finished lines may straddle a rotation.
+      const script = 'for f in "$2" "$1"; do [ -f "$f" ] && cat -- "$f"; done | tail -n "$3"';
+      const result = await this.connection.exec(['sh', '-c', script, 'sh', `${dir}/journal.jsonl`, `${dir}/journal.1.jsonl`, String(Math.max(1, Math.floor(limit)))]);
       if (result.exitCode !== 0) throw new HostError('commandFailed', `Cannot read the journal ${dir}/journal.jsonl: ${result.stderr.trim()}`);
       return parseJournal(result.stdout);
     },

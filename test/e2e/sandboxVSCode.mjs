@@ -26,7 +26,7 @@ export async function openSandboxVSCode(name, { settings = {}, log = () => {} } 
   const folder = path.join(tmp, 'handdoc-workspace');
   fs.mkdirSync(path.join(folder, '.vscode'), { recursive: true });
   // The sandbox is shared by every test file, which expect both Spring colors running: an earlier run's
-  // keep-warm time must not stop one in the middle of a test (tests/integration/warmRetire covers that timer).
+  // keep-warm time must not stop one in the middle of a test (test/integration/warmRetire.test.ts covers that timer).
   const defaults = { 'switchyard.hosts': sandboxProfiles(info), 'switchyard.deploy.stopWarmColorWhenDue': false };
   fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), `${JSON.stringify({ ...defaults, ...settings }, null, 2)}\n`);
   const cs = await startCodeServer({ folder, vsixPath: VSIX, baseDir: path.join(tmp, 'code-server'), env: { HOME: home }, log });
