@@ -17,7 +17,6 @@ import {
   type ContainerStatus,
   type DeployPorts,
   type DeployRequest,
-  type HistoryItem,
   type JournalEntry,
   type JournalOutcome,
   type OperationKind,
@@ -26,13 +25,16 @@ import {
   type StepRecord,
   type TrafficState,
 } from './deployTypes';
-import { parseVerifyUrl, type BlueGreenService, type Color, type HostProfile } from './hostProfile';
+import { summarizeHistory } from './deployRecords';
+import { parseVerifyUrl, type BlueGreenService, type Color, type HostProfile, type ServiceProfile } from './hostProfile';
 import { describeError } from './logger';
 import { firstErrorLine, isCancellation, lastHealthCheck, mib, OperationCore, seconds, StepFailure, type ProbeTarget, type RunOptions } from './operationCore';
 import { parseSwitchFile, renderSwitch, resolveActiveColor, type ParsedSwitch } from './nginxSwitchFile';
+import { SingleOperation } from './singleDeploy';
 
 export type { RunOptions } from './operationCore';
 export { excerptLog } from './operationCore';
+export { summarizeHistory } from './deployRecords';
 
 type Phase = 'checking' | 'started' | 'switching' | 'switched';
 
@@ -541,8 +543,18 @@ export function findBlueGreenService(profile: HostProfile, name: string): Servic
   const service = profile.services.find((s) => s.name === name);
   const known = profile.services.map((s) => `${s.name} (${s.kind === 'blueGreen' ? 'Blue-Green' : 'single'})`).join(', ') || 'none';
   if (!service) return { ok: false, error: `There is no service "${name}" on ${profile.name} (services: ${known}).` };
-  if (service.kind !== 'blueGreen') return { ok: false, error: `"${name}" is a single-container service; deploy, switch and rollback here are for Blue-Green services.` };
+  if (service.kind !== 'blueGreen') return { ok: false, error: `"${name}" is a single-container service: it has no second color to switch to. Deploy and rollback replace its container in place; convert it to Blue-Green for switches without downtime.` };
   return { ok: true, service };
+}
+
+type AnyServiceLookup = { ok: true; service: ServiceProfile } | { ok: false; error: string };
+
+/** Any service of the profile: Blue-Green ones deploy to their idle color, single ones in place. */
+export function findService(profile: HostProfile, name: string): AnyServiceLookup {
+  const service = profile.services.find((s) => s.name === name);
+  if (service) return { ok: true, service };
+  const known = profile.services.map((s) => `${s.name} (${s.kind === 'blueGreen' ? 'Blue-Green' : 'single'})`).join(', ') || 'none';
+  return { ok: false, error: `There is no service "${name}" on ${profile.name} (services: ${known}).` };
 }
 
 function refused(ports: DeployPorts, kind: OperationKind, service: string, message: string, options: RunOptions): OperationResult {
@@ -561,12 +573,21 @@ function refused(ports: DeployPorts, kind: OperationKind, service: string, messa
   };
 }
 
-/** Deploys `request.tag` of the service's image to its idle color, then switches Nginx to it. */
+/**
+ * Deploys `request.tag` of the service's image. Blue-Green: to its idle color, then switches Nginx to it.
+ * Single container: pulls, replaces the container in place and reports the measured downtime.
+ */
 export async function deploy(ports: DeployPorts, profile: HostProfile, request: DeployRequest, options: RunOptions = {}): Promise<OperationResult> {
-  const found = findBlueGreenService(profile, request.service);
-  if (!found.ok) return refused(ports, 'deploy', request.service, found.error, options);
+  const any = findService(profile, request.service);
+  if (!any.ok) return refused(ports, 'deploy', request.service, any.error, options);
   const tagProblem = checkImageTag(request.tag);
   if (tagProblem) return refused(ports, 'deploy', request.service, tagProblem, options);
+  if (any.service.kind === 'single') {
+    const single = new SingleOperation(ports, any.service, 'deploy', request, options);
+    return single.run(() => single.deploy({ tag: request.tag }));
+  }
+  const found = findBlueGreenService(profile, request.service);
+  if (!found.ok) return refused(ports, 'deploy', request.service, found.error, options);
   const operation = new Operation(ports, found.service, 'deploy', request, options);
   return operation.run(() => operation.deploy(request.tag));
 }
@@ -581,50 +602,19 @@ export async function switchColor(ports: DeployPorts, profile: HostProfile, requ
 
 /**
  * Undoes the service's last successful operation: switches back when the previous color still runs
- * the image it ran, otherwise redeploys that image (from the journal) to it.
+ * the image it ran, otherwise redeploys that image (from the journal) to it. A single-container service
+ * gets the image its last in-place replacement removed (from the journal), again in place.
  */
 export async function rollback(ports: DeployPorts, profile: HostProfile, request: OperationRequest, options: RunOptions = {}): Promise<OperationResult> {
+  const any = findService(profile, request.service);
+  if (any.ok && any.service.kind === 'single') {
+    const single = new SingleOperation(ports, any.service, 'rollback', request, options);
+    return single.run(() => single.rollback());
+  }
   const found = findBlueGreenService(profile, request.service);
   if (!found.ok) return refused(ports, 'rollback', request.service, found.error, options);
   const operation = new Operation(ports, found.service, 'rollback', request, options);
   return operation.run(() => operation.rollback());
-}
-
-/** Merges the journal's `started` and `finished` lines into one item per operation, oldest first. */
-export function summarizeHistory(entries: readonly JournalEntry[]): HistoryItem[] {
-  const items = new Map<string, HistoryItem>();
-  for (const entry of entries) {
-    const existing = items.get(entry.id);
-    const item: HistoryItem = existing ?? {
-      id: entry.id,
-      kind: entry.kind,
-      service: entry.service,
-      host: entry.host,
-      who: entry.who,
-      startedAt: entry.at,
-      outcome: 'interrupted',
-      steps: [],
-    };
-    if (entry.phase === 'started') {
-      item.startedAt = entry.at;
-    } else {
-      item.finishedAt = entry.at;
-      item.outcome = entry.outcome ?? 'uncertain';
-      if (entry.steps) item.steps = entry.steps;
-      if (entry.totalMs !== undefined) item.totalMs = entry.totalMs;
-      if (entry.trafficOn) item.trafficOn = entry.trafficOn;
-      if (entry.error) item.error = entry.error;
-      if (entry.failedStep) item.failedStep = entry.failedStep;
-      if (entry.warmUntil) item.warmUntil = entry.warmUntil;
-      if (entry.downtimeMs !== undefined) item.downtimeMs = entry.downtimeMs;
-    }
-    if (entry.inPlace) item.inPlace = entry.inPlace;
-    if (entry.tag) item.tag = entry.tag;
-    if (entry.from) item.from = entry.from;
-    if (entry.to) item.to = entry.to;
-    if (!existing) items.set(entry.id, item);
-  }
-  return [...items.values()];
 }
 
 /** One line per step for progress output: `✓ waitReady 2.3 s  handdoc-spring-green answered ...`. */

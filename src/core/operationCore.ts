@@ -190,8 +190,8 @@ export abstract class OperationCore {
 
   protected toFailure(step: StepName, error: unknown): StepFailure {
     if (error instanceof StepFailure) return error;
-    // The switch step runs without the signal: its errors are real even when a cancel arrived meanwhile.
-    if (isCancellation(error) || (this.signal?.aborted && step !== 'switch')) return new StepFailure('cancelled', 'Cancelled.');
+    // The switch and recreate steps run without the signal: their errors are real even when a cancel arrived meanwhile.
+    if (isCancellation(error) || (this.signal?.aborted && step !== 'switch' && step !== 'recreate')) return new StepFailure('cancelled', 'Cancelled.');
     if (isConnectionLost(error)) return new StepFailure('connectionLost', `The connection to ${this.hostName} was lost during ${step}: ${describeError(error)}`);
     return new StepFailure(stepErrorCodes[step], describeError(error));
   }

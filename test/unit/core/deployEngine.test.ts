@@ -330,12 +330,12 @@ void describe('deploy: refuses bad input and hosts it does not understand, chang
     });
   }
 
-  void it('unknown service, and a single-container service', async () => {
+  void it('unknown service, and a switch of a single-container service (deploy and rollback of one: singleDeploy.test.ts)', async () => {
     const host = new FakeHost('blue');
     const unknown = await runDeploy(host, { service: 'nope' });
     assert.equal(unknown.error?.code, 'badInput');
     assert.equal(unknown.error?.message, 'There is no service "nope" on fake-host (services: spring (Blue-Green), fastapi (single)).');
-    const single = await runDeploy(host, { service: 'fastapi' });
+    const single = await runSwitch(host, { service: 'fastapi' });
     assert.equal(single.error?.code, 'badInput');
     assert.match(single.error?.message ?? '', /single-container service/);
     assert.deepEqual(host.calls, []);

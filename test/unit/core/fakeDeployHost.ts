@@ -17,7 +17,7 @@ import type {
   LockState,
   StepName,
 } from '../../../src/core/deployTypes';
-import type { BlueGreenService, Color, HostProfile } from '../../../src/core/hostProfile';
+import type { BlueGreenService, Color, HostProfile, SingleService } from '../../../src/core/hostProfile';
 
 export const registry = '127.0.0.1:5005/handdoc-spring';
 export const switchPath = '/etc/nginx/conf.d/active-upstream.conf';
@@ -59,13 +59,41 @@ export const spring: BlueGreenService = {
   },
 };
 
+export const fastapiRegistry = '127.0.0.1:5005/handdoc-fastapi';
+export const fastapiComposePath = '/home/ec2-user/apps/docker-compose.fastapi.yml';
+export const fastapi: SingleService = { kind: 'single', name: 'fastapi', container: 'handdoc-fastapi', composeFile: fastapiComposePath, port: 8000, healthPath: '/health' };
+
+/** The sandbox's docker-compose.fastapi.yml (network_mode host, PORT=8000, the fixed healthcheck). */
+export const fastapiCompose = [
+  'version: "3.8"',
+  '',
+  '# FastAPI inference server (sign-language + Whisper). Single container, redeployed in place.',
+  'services:',
+  '  fastapi:',
+  `    image: ${fastapiRegistry}:latest`,
+  '    container_name: handdoc-fastapi',
+  '    network_mode: host          # nginx proxies /fastapi/ to 127.0.0.1:8000',
+  '    env_file:',
+  '      - .env',
+  '    environment:',
+  '      - PORT=8000',
+  '    restart: unless-stopped',
+  '    healthcheck:',
+  '      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8000/health"]',
+  '      interval: 30s',
+  '      timeout: 15s',
+  '      retries: 3',
+  '      start_period: 60s',
+  '',
+].join('\n');
+
 export const profile: HostProfile = {
   name: 'fake-host',
   ssh: { host: '127.0.0.1', user: 'ec2-user' },
   dockerSocket: '/var/run/docker.sock',
   appsDir: '/home/ec2-user/apps',
   nginx: { binary: 'nginx', confDir: '/etc/nginx/conf.d', accessLog: '/var/log/nginx/access.log', errorLog: '/var/log/nginx/error.log', useSudo: true },
-  services: [spring, { kind: 'single', name: 'fastapi', container: 'handdoc-fastapi', composeFile: '/home/ec2-user/apps/docker-compose.fastapi.yml', port: 8000, healthPath: '/health' }],
+  services: [spring, fastapi],
 };
 
 export function connectionLost(): Error {
@@ -90,7 +118,8 @@ interface FakeContainer {
   name: string;
   id: string;
   image: string;
-  color: Color;
+  /** Undefined for the single-container service (handdoc-fastapi). */
+  color?: Color;
   port: number;
   createdMs: number;
   behaviour: Behaviour;
@@ -124,8 +153,10 @@ export class FakeHost implements DeployPorts {
     ['crashes', { readyAfterMs: 2000, isHealthy: true, exitAfterMs: 5000 }],
     ['slow', { readyAfterMs: 40_000, isHealthy: true }],
   ]);
-  readonly registryTags = new Set(['latest', 'v1', 'v2', 'v3', 'broken', 'crashes', 'slow'].map((t) => `${registry}:${t}`));
-  readonly localImages = new Set([`${registry}:latest`, `${registry}:v1`]);
+  /** How long handdoc-fastapi takes to load its models before /health answers. */
+  fastapiLoadMs = 9000;
+  readonly registryTags = new Set([...['latest', 'v1', 'v2', 'v3', 'broken', 'crashes', 'slow'].map((t) => `${registry}:${t}`), ...['latest', 'v1', 'v2', 'broken', 'crashes'].map((t) => `${fastapiRegistry}:${t}`)]);
+  readonly localImages = new Set([`${registry}:latest`, `${registry}:v1`, `${fastapiRegistry}:v1`]);
   isRegistryDown = false;
   /** The port Nginx proxies to, as of its last successful reload. */
   servingPort: number;
@@ -152,6 +183,28 @@ export class FakeHost implements DeployPorts {
       this.addContainer(color, `${registry}:v1`, this.startMs - 3_600_000);
       void container;
     }
+    this.fileMap.set(fastapiComposePath, fastapiCompose);
+    this.addFastapi(`${fastapiRegistry}:v1`, this.startMs - 3_600_000);
+  }
+
+  /** (Re)creates handdoc-fastapi from `image`, as compose up --force-recreate does. */
+  addFastapi(image: string, createdMs = this.nowMs): FakeContainer {
+    const tag = image.slice(image.lastIndexOf(':') + 1);
+    const behaviour = this.behaviours.get(tag);
+    const fake: FakeContainer = {
+      name: fastapi.container,
+      id: `id-${++this.idCounter}`,
+      image,
+      port: fastapi.port,
+      createdMs,
+      behaviour: behaviour ? { ...behaviour, readyAfterMs: Math.max(behaviour.readyAfterMs, this.fastapiLoadMs) } : { readyAfterMs: this.fastapiLoadMs, isHealthy: true },
+      healthcheck: { intervalMs: 30_000, timeoutMs: 15_000, startPeriodMs: 60_000, retries: 3 },
+      isStopped: false,
+      restartCount: 0,
+      labels: { 'com.docker.compose.project': fastapi.container, 'com.docker.compose.service': 'fastapi' },
+    };
+    this.containers.set(fastapi.container, fake);
+    return fake;
   }
 
   addContainer(color: Color, image: string, createdMs = this.nowMs): FakeContainer {
@@ -375,6 +428,12 @@ export class FakeHost implements DeployPorts {
       if (signal?.aborted) throw cancelledError();
       this.overrides.push({ target, text: overrideText });
       const image = /image: "([^"]+)"/.exec(overrideText)?.[1];
+      if (image && target.service === 'fastapi') {
+        this.localImages.add(image);
+        this.addFastapi(image);
+        this.advance(500);
+        return;
+      }
       const color = (['blue', 'green'] as const).find((c) => `spring-${c}` === target.service);
       if (!image || !color) throw new Error(`compose up: cannot read the override for ${target.service}`);
       this.localImages.add(image);
