@@ -349,7 +349,12 @@ function renderMeasure(s: WizardState): void {
     h('p', { class: 'step-hint muted' }, `Starts the app ${m.runsPlanned > 1 ? 'several times' : ''} and times it: until its health path first answers, then a few probes, then its memory. Each run gives up after ${Math.round(m.deadlineMs / 1000)} s.`),
     m.method ? banner('info', m.method) : undefined,
     m.consentQuestion
-      ? banner('warning', h('span', {}, m.consentQuestion), button('Restart and measure', 'consent', () => post({ type: 'measure', runs: runs(), allowRestart: true })))
+      ? banner(
+          'warning',
+          h('span', {}, m.consentQuestion),
+          button('Restart and measure', 'consent', () => post({ type: 'measure', runs: runs(), allowRestart: true })),
+          button('Don’t restart', 'decline', () => post({ type: 'declineRestart' }), { secondary: true }),
+        )
       : undefined,
     h(
       'div',

@@ -339,6 +339,8 @@ export const webviewMessage = tagged({
   /** Read the compose files, the image and the health logs again. */
   reload: {},
   measure: { runs: num({ min: 1, max: 10, isInteger: true }), allowRestart: opt(bool) },
+  /** The answer "no" to the consent question: the live container is not restarted, nothing is measured. */
+  declineRestart: {},
   cancelMeasure: {},
   /** The user edited the fields: check them. */
   edit: { values: timingValues },

@@ -40,7 +40,8 @@ function who(): string {
   return `${os.userInfo().username}@${os.hostname()} (VS Code)`;
 }
 
-function deploySettings(settings: SettingsReader): Partial<DeploySettings> {
+/** The engine settings from `switchyard.deploy.*` (also used by the healthcheck wizard's roll-out). */
+export function deploySettings(settings: SettingsReader): Partial<DeploySettings> {
   const d = settings.current.deploy;
   return { drainMs: d.drainSeconds * 1000, oldColor: d.oldColor, keepWarmMinutes: d.keepWarmMinutes, readyTimeoutMs: d.readyTimeoutSeconds * 1000 };
 }

@@ -6,6 +6,7 @@ import { parseWebviewMessage, checkWizardState, type HostMessage, type WizardSta
 import type { WizardTarget } from '../core/wizardModel';
 import { HostDeployPorts } from '../host/deployPorts';
 import type { HostWatcher } from '../host/hostWatcher';
+import { deploySettings } from './deployCommands';
 import { Disposable } from './disposable';
 import type { OutputLogger } from './outputLogger';
 import { WizardSession } from './wizardSession';
@@ -152,7 +153,8 @@ export class WizardPanels extends Disposable {
         settings: () => this.settings.current.wizard,
         liveColor: () => watcher.snapshot?.nginx.switchFiles.find((f) => f.service === target.service)?.activeColor,
         deployBlueGreen: ({ service, tag, signal, onEvent }) =>
-          deploy(new HostDeployPorts(connection), connection.profile, { service, tag, who: `${os.userInfo().username} (healthcheck wizard)` }, { signal, onEvent }),
+          deploy(new HostDeployPorts(connection), connection.profile, { service, tag, who: `${os.userInfo().username} (healthcheck wizard)`, settings: deploySettings(this.settings) }, { signal, onEvent }),
+        refreshHost: () => watcher.refresh({ force: true }),
       });
       entry = { session };
       this.sessions.set(key, entry);

@@ -47,6 +47,8 @@ export interface WizardSessionDeps {
   liveColor: () => Color | undefined;
   /** Blue-Green roll-out through the deploy engine (loaded on first use). */
   deployBlueGreen?: (request: { service: string; tag: string; signal: AbortSignal; onEvent: (event: DeployEvent) => void }) => Promise<OperationResult>;
+  /** Reads the host picture `liveColor` comes from again: a roll-out switched traffic, which no Docker event reports. */
+  refreshHost?: () => Promise<void>;
 }
 
 interface FileSource {
@@ -125,6 +127,9 @@ export class WizardSession {
           return;
         case 'measure':
           await this.measure(message.runs, message.allowRestart ?? false);
+          return;
+        case 'declineRestart':
+          this.declineRestart();
           return;
         case 'cancelMeasure':
           this.measureController?.abort();
@@ -327,6 +332,14 @@ export class WizardSession {
     }
   }
 
+  private declineRestart(): void {
+    if (!this._state.measure.consentQuestion) return;
+    const measure = { ...this._state.measure };
+    delete measure.consentQuestion;
+    this.set({ measure });
+    this.deps.logger.info(`Healthcheck wizard: ${this.target.service} not measured (restarting the live container was declined)`);
+  }
+
   private facts(): { slowestStartupMs?: number; slowestProbeMs?: number } {
     const runs = this._state.measure.runs;
     const startups = runs.map((r) => r.startupMs).filter((v): v is number => v !== undefined);
@@ -521,11 +534,23 @@ export class WizardSession {
         if (!live || !tag) throw new Error('Cannot tell the live color and its image tag: refresh the tree and try again.');
         this.appendLine(`Deploying ${tag} (the live image) to the idle color, then switching…`);
         const result = await this.deps.deployBlueGreen({ service: this.target.service, tag, signal: controller.signal, onEvent: (event) => this.onDeployEvent(event) });
+        // Else the tree, and this session's next load, still call the old color live.
+        await this.deps.refreshHost?.().catch((error: unknown) => this.deps.logger.warn(`Healthcheck wizard: re-reading ${this.profile.name} after the switch failed: ${describeError(error)}`));
         for (const step of result.steps) this.appendLine(formatStep(step));
         if (!result.ok) throw new Error(result.error?.message ?? `the deploy ended ${result.outcome}`);
         const to = result.to?.color ?? (live === 'blue' ? 'green' : 'blue');
+        const from = result.from?.color ?? live;
         container = this.files.find((f) => f.color === to)?.container ?? '';
-        this.set({ rollout: { ...this._state.rollout, nextStep: `Traffic is on ${to} with the new timings. ${live} keeps the old ones until its next deploy (or switch back and deploy again).` } });
+        let nextStep = `Traffic is on ${to} with the new timings. ${from} keeps the old ones until its next deploy (or switch back and deploy again).`;
+        // A tag can move (CI pushes :latest again): then the roll-out shipped another build, not just new timings.
+        const liveImageId = liveFile ? this.containers.get(liveFile.container)?.Image : undefined;
+        const deployedImageId = (await inspectContainer(conn, container))?.Image;
+        if (liveImageId && deployedImageId && deployedImageId !== liveImageId) {
+          const drift = `${tag} now names another build than the one that was live (${shortId(liveImageId)} → ${shortId(deployedImageId)}): the roll-out deployed that build, not only new timings. Roll back if that was not meant.`;
+          this.appendLine(`Note: ${drift}`);
+          nextStep = `${nextStep} ${drift}`;
+        }
+        this.set({ rollout: { ...this._state.rollout, nextStep } });
       }
       this.appendLine(`Waiting for Docker to report ${container} healthy with interval ${formatMs(timings.intervalMs)}, timeout ${formatMs(timings.timeoutMs)}, retries ${timings.retries}, start_period ${formatMs(timings.startPeriodMs)}…`);
       const healthy = await waitForHealthy(conn, container, timings, { deadlineMs, signal: controller.signal, onUpdate: (line) => this.appendLine(`${container}: ${line}`) });
@@ -560,6 +585,10 @@ export class WizardSession {
     this.rolloutController?.abort();
     this._onDidChange.dispose();
   }
+}
+
+function shortId(imageId: string): string {
+  return imageId.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function formatMs(ms: number): string {

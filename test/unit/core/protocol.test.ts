@@ -51,7 +51,7 @@ void describe('parseWebviewMessage (the extension side: everything from the webv
     assert.deepEqual(accepted({ type: 'measure', runs: 2, allowRestart: true }), { type: 'measure', runs: 2, allowRestart: true });
     assert.deepEqual(accepted({ type: 'edit', values }), { type: 'edit', values });
     assert.deepEqual(accepted({ type: 'preview', values: { ...values, test: 'wget -q -O- http://127.0.0.1:8000/health || exit 1' } }).type, 'preview');
-    for (const type of ['reload', 'cancelMeasure', 'useRecommendation', 'apply', 'rollOut', 'cancelRollOut', 'showLog']) assert.equal(accepted({ type }).type, type);
+    for (const type of ['reload', 'declineRestart', 'cancelMeasure', 'useRecommendation', 'apply', 'rollOut', 'cancelRollOut', 'showLog']) assert.equal(accepted({ type }).type, type);
   });
 
   void it('refuses unknown and malformed messages, saying where', () => {
