@@ -11,6 +11,7 @@ import { parseProfileFile, type HostProfile } from '../core/hostProfile';
 import { serviceViews } from '../core/hostState';
 import type { Logger } from '../core/logger';
 import { retireExpiredWarmColors } from '../core/warmRetire';
+import { applyConversion, planConversion, type ConversionPlan } from '../host/blueGreenConversion';
 import { HostDeployPorts } from '../host/deployPorts';
 import { HostConnection } from '../host/hostConnection';
 import { isHostError } from '../host/hostErrors';
@@ -21,11 +22,15 @@ const usage = `Usage: switchyard <command> [options]
 Commands:
   validate            check the host profiles and print them
   status              connect and print containers, live colors, nginx state and warnings
-  deploy --tag TAG    deploy image tag TAG of a Blue-Green service to its idle color, switch Nginx to it
+  deploy --tag TAG    deploy image tag TAG: a Blue-Green service to its idle color, then switch Nginx to it;
+                      a single-container service in place (pull first, then recreate; prints the measured downtime)
   switch              switch Nginx to the service's other color (it must run and answer its health path)
   rollback            undo the service's last deploy/switch/rollback (switch back, or redeploy the previous image)
   history             the host's journal of deploys, switches and rollbacks
   lock                show the host's deploy lock; --break removes a stale one (--force: any)
+  convert             preview converting a single-container service to Blue-Green (twin compose file,
+                      Nginx upstream include, the proxy_pass change as a diff, memory check, new profile
+                      entry); with --yes, apply it
   retire-warm         stop old colors whose keep-warm time (--old-color keep/auto) is up; for cron
 
 Options:
@@ -45,6 +50,13 @@ Deploy options:
   --who TEXT          who runs it, for the lock and journal (default user@machine, or the GitHub Actions run)
   --limit N           history: how many operations (default 20)
 Ctrl-C cancels: before the switch the new color is removed and traffic stays; after it, rollback is the way back.
+  A single-container deploy: Ctrl-C before the recreate changes nothing; after it, rollback redeploys the old image.
+Convert options:
+  --dry-run           only print the plan (the default without --yes)
+  --yes               apply it: write the twin compose file and the upstream include, nginx -t, reload, start the twin
+  --edit-server-block also change proxy_pass in the server block(s) to the upstream (backup, nginx -t, restored on failure)
+  --no-start          do not start the twin container
+  --reserve-mb N      memory that must stay available after the twin starts (default 128)
 
 Exit codes:
   0  done (deploy/switch/rollback succeeded; lock: free or broken; status: no errors)
@@ -71,6 +83,11 @@ interface Options {
   isForce: boolean;
   who?: string;
   limit: number;
+  isDryRun: boolean;
+  isYes: boolean;
+  editServerBlock: boolean;
+  noStart: boolean;
+  reserveKb?: number;
 }
 
 class UsageError extends Error {}
@@ -82,7 +99,7 @@ function numberArg(name: string, text: string | undefined, min: number): number 
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { config: '.switchyard.json', json: false, acceptNewHostKey: false, verbose: false, settings: {}, breakStaleLock: false, isBreak: false, isForce: false, limit: 20 };
+  const options: Options = { config: '.switchyard.json', json: false, acceptNewHostKey: false, verbose: false, settings: {}, breakStaleLock: false, isBreak: false, isForce: false, limit: 20, isDryRun: false, isYes: false, editServerBlock: false, noStart: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = (): string => {
@@ -108,6 +125,11 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--force') options.isForce = true;
     else if (arg === '--who') options.who = value();
     else if (arg === '--limit') options.limit = numberArg(arg, value(), 1);
+    else if (arg === '--dry-run') options.isDryRun = true;
+    else if (arg === '--yes') options.isYes = true;
+    else if (arg === '--edit-server-block') options.editServerBlock = true;
+    else if (arg === '--no-start') options.noStart = true;
+    else if (arg === '--reserve-mb') options.reserveKb = numberArg(arg, value(), 0) * 1024;
     else if (arg === '--help' || arg === '-h') options.command = 'help';
     else if (arg.startsWith('-')) throw new UsageError(`unknown option "${arg}"`);
     else if (!options.command) options.command = arg;
@@ -231,6 +253,17 @@ function exitCodeOf(result: OperationResult): number {
 function describeOutcome(result: OperationResult): string[] {
   const lines: string[] = [];
   const traffic = result.traffic.color ? `${result.traffic.color}${result.traffic.isCertain ? '' : ` (not confirmed: ${result.traffic.why ?? 'unknown'})`}` : `unknown (${result.traffic.why ?? 'not read'})`;
+  if (result.inPlace) {
+    const downtime = result.downtimeMs !== undefined ? `downtime ${(result.downtimeMs / 1000).toFixed(2)} s (measured: stop of the old container → first answer of the new one)` : 'no downtime figure: the new container never answered';
+    if (result.ok) lines.push(`${result.kind} done: ${result.service} on ${result.host}: ${result.inPlace.container} runs ${result.inPlace.to} (was ${result.inPlace.from ?? 'nothing'}) in ${(result.totalMs / 1000).toFixed(1)} s; ${downtime}`);
+    else {
+      lines.push(`${result.kind} ${result.outcome}${result.error?.step ? ` at ${result.error.step}` : ''} (${result.error?.code ?? 'error'}): ${result.error?.message ?? ''}`);
+      if (result.error?.logs) lines.push(result.error.logs);
+      if (result.inPlace.isRecreated) lines.push(downtime);
+    }
+    for (const note of result.notes) lines.push(`note: ${note}`);
+    return lines;
+  }
   if (result.ok) {
     const old = result.from && result.oldColorState ? `; ${result.from.color} ${result.oldColorState === 'running' ? 'kept running' : 'stopped'}` : '';
     const fast = result.readyToSwitchedMs !== undefined ? `; ready → switched ${(result.readyToSwitchedMs / 1000).toFixed(2)} s` : '';
@@ -269,6 +302,8 @@ async function operate(options: Options): Promise<number> {
         if (event.kind === 'stepFinished') stepOut.write(`  ${formatStep({ name: event.step, outcome: event.outcome, durationMs: event.durationMs, ...(event.detail ? { detail: event.detail } : {}) })}\n`);
         else if (event.kind === 'progress') process.stderr.write(`    … ${event.message}\n`);
         else if (event.kind === 'switched') stepOut.write(`  ⇄ Nginx now sends ${service} traffic to ${event.to}\n`);
+        else if (event.kind === 'downtimeStarted') stepOut.write(`  ↓ stopping ${event.container}: ${service} is down until the new container answers\n`);
+        else if (event.kind === 'backUp') stepOut.write(`  ↑ ${event.container} answers again: downtime ${(event.downtimeMs / 1000).toFixed(2)} s\n`);
       },
     };
     stepOut.write(`${command} ${service}${options.tag ? ` ${options.tag}` : ''} on ${profile.name}\n`);
@@ -290,7 +325,7 @@ async function operate(options: Options): Promise<number> {
 }
 
 function formatHistoryItem(item: HistoryItem): string {
-  const flip = item.from && item.to ? `${item.from.color}→${item.to.color}` : '';
+  const flip = item.from && item.to ? `${item.from.color}→${item.to.color}` : item.inPlace ? `in place${item.downtimeMs !== undefined ? ` ↓${(item.downtimeMs / 1000).toFixed(1)}s` : ''}` : '';
   const duration = item.totalMs !== undefined ? `${(item.totalMs / 1000).toFixed(1)} s` : '';
   const failed = item.failedStep ? ` at ${item.failedStep}` : '';
   const error = item.error ? `\n      ${item.error.split('\n')[0]}` : '';
@@ -314,6 +349,59 @@ function describeLock(state: LockState | undefined): string {
   if (!state) return 'free';
   const r = state.record;
   return `held by ${r.holder}: ${r.operation} of ${r.service}, started ${r.startedAt}${r.step ? `, step ${r.step}` : ''}, heartbeat ${r.heartbeatAt}${state.isStale ? `; STALE: ${state.staleReason ?? 'holder gone'}` : ''}`;
+}
+
+function describePlan(plan: ConversionPlan): string[] {
+  const out = [`Convert ${plan.service.name} (${plan.service.container}, port ${plan.service.port}) on ${plan.host} to Blue-Green`, '', `memory: ${plan.memory.message}`, ''];
+  out.push(`1. new file ${plan.twinCompose.path} (the twin, green, port ${plan.twin.port}; ${plan.image ? `starts on ${plan.image}` : 'image from the file'}):`);
+  for (const change of plan.twinCompose.changes) out.push(`     ${change}`);
+  out.push(plan.twinCompose.diff.replace(/\n$/, ''), '');
+  out.push(`2. new file ${plan.upstream.path} (the switch file Switchyard rewrites at each switch):`, plan.upstream.text.replace(/\n$/, ''), '');
+  if (plan.proxyPass.length === 0) out.push(`3. no server block proxies to 127.0.0.1:${plan.service.port}: point your location at http://${plan.twin.upstreamName} yourself.`);
+  else {
+    out.push(`3. the change your server block needs (applied only with --edit-server-block; backup, nginx -t, put back on failure):`);
+    for (const edit of plan.proxyPass) out.push(edit.diff.replace(/\n$/, ''));
+  }
+  out.push('', '4. the new profile entry (replace the single service in switchyard.hosts / .switchyard.json):', JSON.stringify(plan.profileEntry, null, 2));
+  if (plan.refusals.length) out.push('', 'REFUSED:', ...plan.refusals.map((r) => `  - ${r}`));
+  return out;
+}
+
+/** Previews (and with --yes applies) converting a single-container service to Blue-Green. */
+async function convert(options: Options): Promise<number> {
+  if (!options.service) throw new UsageError('convert needs --service NAME (a single-container service)');
+  return withConnection(options, async (connection) => {
+    const ports = new HostDeployPorts(connection);
+    const planned = await planConversion(connection, ports, options.service as string, options.reserveKb !== undefined ? { reserveKb: options.reserveKb } : {});
+    if (!planned.ok) {
+      process.stderr.write(`switchyard: ${planned.error}\n`);
+      return 2;
+    }
+    const { plan } = planned;
+    const isApplying = options.isYes && !options.isDryRun;
+    const progressOut = options.json ? process.stderr : process.stdout;
+    if (!options.json) process.stdout.write(`${describePlan(plan).join('\n')}\n`);
+    if (plan.refusals.length || !isApplying) {
+      if (options.json) process.stdout.write(`${JSON.stringify({ plan, applied: null }, null, 2)}\n`);
+      else if (!plan.refusals.length) process.stdout.write('\nNothing was changed (preview). Re-run with --yes to apply.\n');
+      return plan.refusals.length ? 1 : 0;
+    }
+    const report = await applyConversion(connection, ports, plan, {
+      editServerBlocks: options.editServerBlock,
+      startTwin: !options.noStart,
+      onProgress: (message) => progressOut.write(`    … ${message}\n`),
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify({ plan, applied: report }, null, 2)}\n`);
+    else {
+      const lines = ['', report.ok ? 'Applied:' : 'Not completed:', ...report.done.map((d) => `  ✓ ${d}`)];
+      if (report.backups.length) lines.push(`  backups: ${report.backups.join(', ')}`);
+      if (report.error) lines.push(`  ✗ ${report.error}`);
+      if (report.manual) lines.push('', `Run this on the host as root (${report.manual.reason}):`, report.manual.script);
+      if (report.ok) lines.push('', 'Then replace the service in your profile with the entry above.');
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return report.ok ? 0 : 1;
+  });
 }
 
 async function lock(options: Options): Promise<number> {
@@ -372,6 +460,8 @@ async function main(argv: string[]): Promise<number> {
       return history(options);
     case 'lock':
       return lock(options);
+    case 'convert':
+      return convert(options);
     case 'retire-warm':
       return retireWarm(options);
     case 'help':
