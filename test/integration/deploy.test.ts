@@ -8,121 +8,26 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { deploy, rollback, summarizeHistory, switchColor, type RunOptions } from '../../src/core/deployEngine';
-import type { DeployEvent, DeploySettings, OperationResult } from '../../src/core/deployTypes';
-import type { BlueGreenService, Color, HostProfile } from '../../src/core/hostProfile';
+import type { DeploySettings, OperationResult } from '../../src/core/deployTypes';
+import type { BlueGreenService, HostProfile } from '../../src/core/hostProfile';
 import { HostDeployPorts } from '../../src/host/deployPorts';
-import type { HostConnection } from '../../src/host/hostConnection';
-import { describeLoad, parseWrkOutput, startLoad, type LoadStats } from './loadGenerator';
-import { connectTo, dropConnection, hostDocker, readSandbox, repoRoot, sandboxProfile, sh, waitFor, type SandboxInfo } from './sandboxHost';
+import { assertNoFailedRequests, DeployFixture, other } from './deployFixture';
+import { parseWrkOutput } from './loadGenerator';
+import { dropConnection, readSandbox, repoRoot, sh, waitFor, type SandboxInfo } from './sandboxHost';
 
+const fx = new DeployFixture();
+const { newConnection, liveOnDisk, whoami, assertServes, inspectField, ensureBothRunning, underLoad } = fx;
 let info: SandboxInfo;
 let profile: HostProfile;
 let spring: BlueGreenService;
-let connection: HostConnection;
 let ports: HostDeployPorts;
-const connections: HostConnection[] = [];
 const brokenInclude = () => path.join(info.nginx.confDir, 'zz-switchyard-deploy-test.conf');
 const who = 'deploy.test (integration)';
-
-function other(color: Color): Color {
-  return color === 'blue' ? 'green' : 'blue';
-}
-
-function newConnection(): HostConnection {
-  const c = connectTo(profile);
-  connections.push(c);
-  return c;
-}
-
-/** The color the switch file on disk names. */
-function liveOnDisk(): Color {
-  const text = fs.readFileSync(spring.switchFile, 'utf8').replace(/#.*$/gm, '');
-  return /server\s+127\.0\.0\.1:8081/.test(text) ? 'green' : 'blue';
-}
-
-/** What Nginx really serves: /api/whoami names the color (asked from this machine, on loopback). */
-function whoami(): Promise<{ color: string; version: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(`${info.nginx.httpUrl}/api/whoami`, { agent: false }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as { color: string; version: string }) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
-      })
-      .on('error', reject);
-  });
-}
-
-async function assertServes(color: Color): Promise<void> {
-  for (let i = 0; i < 5; i++) assert.equal((await whoami()).color, color, 'Nginx serves the expected color');
-  assert.equal(liveOnDisk(), color, 'the switch file names it');
-}
-
-function inspectField(container: string, format: string): string {
-  try {
-    return hostDocker(info, ['inspect', '-f', format, container]).trim();
-  } catch {
-    return 'missing';
-  }
-}
-
-/** Both colors running and answering, as the other tests expect; starts a missing/stopped one with the user's own compose file. */
-async function ensureBothRunning(): Promise<void> {
-  for (const color of ['blue', 'green'] as const) {
-    const { container, composeFile } = spring.colors[color];
-    if (inspectField(container, '{{.State.Status}}') === 'running') continue;
-    const result = await connection.exec(['env', `DOCKER_HOST=unix://${profile.dockerSocket}`, 'docker-compose', '-p', container, '-f', composeFile, 'up', '-d', '--no-deps'], { timeoutMs: 120_000 });
-    assert.equal(result.exitCode, 0, result.stderr);
-  }
-  for (const color of ['blue', 'green'] as const) {
-    const { port } = spring.colors[color];
-    await waitFor(`${color} answers its health path`, async () => {
-      try {
-        return (await connection.httpGet(port, spring.healthPath, { timeoutMs: 2000 })).status === 200;
-      } catch {
-        return false;
-      }
-    }, 60_000);
-  }
-}
-
-interface Run {
-  result: OperationResult;
-  load: LoadStats;
-  events: DeployEvent[];
-}
-
-/** Runs one operation with wrk going through Nginx from before it starts until a second after it ends. */
-async function underLoad(work: (options: RunOptions) => Promise<OperationResult>, onEvent?: (event: DeployEvent) => void): Promise<Run> {
-  const load = await startLoad(`${info.nginx.httpUrl}/api/whoami`);
-  const events: DeployEvent[] = [];
-  let result: OperationResult;
-  let stats: LoadStats;
-  try {
-    result = await work({
-      onEvent: (event) => {
-        events.push(event);
-        onEvent?.(event);
-      },
-    });
-    await new Promise((r) => setTimeout(r, 1000));
-  } finally {
-    stats = await load.stop();
-  }
-  console.log(`    ${result.kind} ${result.outcome}: ${describeLoad(stats)}`);
-  return { result, load: stats, events };
-}
-
-function assertNoFailedRequests(run: Run): void {
-  assert.ok(run.load.requests > 200, `the load really ran (${describeLoad(run.load)})`);
-  assert.equal(run.load.failed, 0, `0 failed requests: ${describeLoad(run.load)}`);
-}
 
 function settings(extra: Partial<DeploySettings> = {}): Partial<DeploySettings> {
   return { oldColor: 'keep', ...extra };
@@ -133,27 +38,14 @@ function runDeploy(tag: string, extra: Partial<DeploySettings> = {}, via: HostDe
 }
 
 before(async () => {
-  info = readSandbox();
-  const base = sandboxProfile();
-  // Nginx as seen from the host: its loopback http listener, and the route the demo app answers with its color.
-  profile = { ...base, services: base.services.map((s) => (s.kind === 'blueGreen' ? { ...s, verifyUrl: `${info.nginx.httpUrl}/api/whoami` } : s)) };
-  spring = profile.services.find((s): s is BlueGreenService => s.kind === 'blueGreen') as BlueGreenService;
-  connection = newConnection();
-  await connection.connect();
-  ports = new HostDeployPorts(connection);
-  fs.rmSync(brokenInclude(), { force: true });
-  const lock = await ports.lock.read();
-  if (lock?.isStale) await ports.lock.break(lock.record.token);
-  await ensureBothRunning();
+  fs.rmSync(path.join(readSandbox().nginx.confDir, 'zz-switchyard-deploy-test.conf'), { force: true });
+  await fx.setUp();
+  ({ info, profile, spring, ports } = fx);
 });
 
 after(async () => {
   fs.rmSync(brokenInclude(), { force: true });
-  try {
-    await ensureBothRunning();
-  } finally {
-    for (const c of connections) c.dispose();
-  }
+  await fx.tearDown();
 });
 
 test('the load generator counts every failure it sees (wrk summary parsing)', () => {
