@@ -206,7 +206,11 @@ class Operation extends OperationCore {
         if (!test.ok) throw new StepFailure('switchFailed', `nginx -t rejects the configuration with ${to} in ${path}: ${firstErrorLine(test.output)}.`);
         this.isReloadAttempted = true;
         const reload = await this.ports.nginx.reload();
-        if (!reload.ok) throw new StepFailure('switchFailed', `nginx -s reload failed: ${firstErrorLine(reload.output)}.`);
+        if (!reload.ok) {
+          // `nginx -s reload` exits non-zero only before its kill() succeeds (config, pid file, kill): the running Nginx was not told.
+          this.isReloadAttempted = false;
+          throw new StepFailure('switchFailed', `nginx -s reload failed: ${firstErrorLine(reload.output)}. Nginx did not get the reload signal, so it still runs its old configuration.`);
+        }
         this.phase = 'switched';
         this.switchedMs = this.ports.clock.now();
         this.emit({ kind: 'switched', from: otherColor(to), to, atMs: this.switchedMs });

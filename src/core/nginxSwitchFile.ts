@@ -433,6 +433,13 @@ export function parseSwitchFile(text: string, options: SwitchParseOptions = {}, 
       const address = readAddress(directive.args[1], false);
       if (!address || (address.port === undefined && !address.scheme)) return;
       addCandidate('set', `set ${directive.args[0].value}`, address, directive.name.line, directive.args[1].value, { variable: directive.args[0].value });
+    } else if ((name === 'map' || name === 'split_clients') && directive.children) {
+      // Its values are chosen per request (cookie, header, hash): no one line says which color is live.
+      const values = directive.children.map((c) => c.args[c.args.length - 1]).filter((token) => token && wanted(readAddress(token, false)?.port));
+      if (values.length > 0) {
+        const label = [name, ...directive.args.map((a) => a.value)].join(' ');
+        problems.push(`${label} (${describeAt(fileName, directive.name.line)}) chooses the address per request (${values.map((t) => t.value).join(', ')}), so no single address says which color is live`);
+      }
     } else if (name === 'proxy_pass' && !directive.children && directive.args.length === 1) {
       const address = readAddress(directive.args[0], true);
       // `proxy_pass http://spring_backend;` refers to an upstream: the upstream is the switch, not this line.

@@ -89,6 +89,13 @@ function dockerStatusCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** A Docker API call that died with its SSH channel (no answer from dockerd at all): the connection dropped, so it may be retried. */
+function isDockerTransportLost(error: unknown): boolean {
+  if (dockerStatusCode(error) !== undefined || isHostError(error)) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || /socket hang up|no response from server|not connected/i.test(error instanceof Error ? error.message : String(error));
+}
+
 function dockerMessage(error: unknown): string {
   const json = (error as { json?: { message?: unknown } } | null)?.json;
   if (json && typeof json.message === 'string') return json.message.trim();
@@ -165,6 +172,12 @@ export class HostDeployPorts implements DeployPorts {
     return this.connection.profile;
   }
 
+  /** The error as the engine should see it: a dropped Docker request is `connectionLost`, like a dropped command. */
+  private dockerError(error: unknown, what: string): unknown {
+    if (!isDockerTransportLost(error)) return error;
+    return new HostError('connectionLost', `The connection to ${this.hostName} was lost during ${what} (${dockerMessage(error)}).`, { cause: error });
+  }
+
   /** `env DOCKER_HOST=unix://<socket>`: the CLI and compose talk to the profile's engine, whatever the login shell sets. */
   private dockerEnv(): string[] {
     return ['env', `DOCKER_HOST=unix://${this.profile.dockerSocket}`];
@@ -221,11 +234,17 @@ export class HostDeployPorts implements DeployPorts {
         return toContainerStatus(await this.connection.docker().getContainer(container).inspect());
       } catch (error) {
         if (dockerStatusCode(error) === 404) return undefined;
-        throw error;
+        throw this.dockerError(error, `docker inspect ${container}`);
       }
     },
     logs: async (container: string, tail: number): Promise<string> => {
-      const raw = (await this.connection.docker().getContainer(container).logs({ stdout: true, stderr: true, follow: false, tail })) as unknown as Buffer;
+      const raw = (await this.connection
+        .docker()
+        .getContainer(container)
+        .logs({ stdout: true, stderr: true, follow: false, tail })
+        .catch((error: unknown) => {
+          throw this.dockerError(error, `docker logs ${container}`);
+        })) as unknown as Buffer;
       return demuxDockerLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw)));
     },
     checkImage: (image: string): Promise<ImageCheck> => this.checkImage(image),
@@ -236,6 +255,7 @@ export class HostDeployPorts implements DeployPorts {
       } catch (error) {
         const status = dockerStatusCode(error);
         if (status === 304 || status === 404) return;
+        if (isDockerTransportLost(error)) throw this.dockerError(error, `docker stop ${container}`);
         throw new HostError('commandFailed', `docker stop ${container}: ${dockerMessage(error)}`, { cause: error });
       }
     },
@@ -244,6 +264,7 @@ export class HostDeployPorts implements DeployPorts {
         await this.connection.docker().getContainer(container).remove({ force: true });
       } catch (error) {
         if (dockerStatusCode(error) === 404) return;
+        if (isDockerTransportLost(error)) throw this.dockerError(error, `docker rm -f ${container}`);
         throw new HostError('commandFailed', `docker rm -f ${container}: ${dockerMessage(error)}`, { cause: error });
       }
     },
@@ -257,7 +278,7 @@ export class HostDeployPorts implements DeployPorts {
       await docker.getImage(image).inspect();
       isLocal = true;
     } catch (error) {
-      if (dockerStatusCode(error) !== 404) throw error;
+      if (dockerStatusCode(error) !== 404) throw this.dockerError(error, `docker image inspect ${image}`);
     }
     try {
       await docker.getImage(image).distribution();
@@ -265,7 +286,7 @@ export class HostDeployPorts implements DeployPorts {
     } catch (error) {
       const status = dockerStatusCode(error);
       const message = dockerMessage(error);
-      if (status === undefined) throw error;
+      if (status === undefined) throw this.dockerError(error, `checking ${image} in its registry`);
       if (status === 401 || status === 403 || /unauthorized|authentication required|denied/i.test(message)) {
         return isLocal ? { kind: 'localOnly', registryProblem: message } : { kind: 'unverified', reason: message };
       }

@@ -958,7 +958,12 @@ export class HostConnection implements Disposable {
         return await this.writeFileWithSudo(remotePath, content, { mode, existing, backup: options.backup ?? false, suffix });
       } catch (sudoError) {
         if (!(sudoError instanceof HostError && sudoError.code === 'sudoNeedsPassword' && existing)) throw sudoError;
-        if ((await this.exec(['test', '-w', remotePath])).exitCode !== 0) throw sudoError;
+        // Opening for append writes nothing; when it fails, the shell says why.
+        const probe = await this.exec(['sh', '-c', 'exec 3>>"$1"', 'sh', remotePath]);
+        if (probe.exitCode !== 0) {
+          if (/read-only file system/i.test(probe.stderr)) throw new HostError('permissionDenied', `${remotePath} is on a read-only file system on ${this.displayName}: it cannot be changed, with or without sudo.`, { cause: sudoError });
+          throw sudoError;
+        }
         this.logger.info(`sudo may not replace ${remotePath}, but ${this.target?.user ?? 'the user'} may write it: rewriting it in place.`);
         return this.writeFileInPlace(remotePath, content, { backup: options.backup ?? false, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
       }

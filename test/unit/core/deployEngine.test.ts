@@ -262,31 +262,19 @@ void describe('deploy: Nginx refuses', () => {
     assertUntouched(host, result);
   });
 
-  void it('reload keeps failing: the file is restored, but the run says Nginx’s state is uncertain', async () => {
+  void it('reload fails (exit ≠ 0: no signal was sent): the file is restored, no second reload, traffic stays on blue for sure', async () => {
     const host = new FakeHost('blue');
     host.reloadBehaviour = 'fails';
     const result = await runDeploy(host);
-    assert.equal(result.outcome, 'uncertain');
-    assert.equal(result.traffic.isCertain, false);
-    assert.match(result.error?.message ?? '', /is back as it was, but the reload failed .* so Nginx may still send traffic to green\. Check the host/);
-    assert.equal(host.fileMap.get(switchPath), switchFileFor(8080));
-  });
-
-  void it('reload fails once: the file is restored, tested and reloaded; blue serves', async () => {
-    const host = new FakeHost('blue');
-    host.reloadBehaviour = 'fails';
-    const reload = host.nginx.reload;
-    host.nginx.reload = async () => {
-      const result = await reload();
-      host.reloadBehaviour = 'ok';
-      return result;
-    };
-    const result = await runDeploy(host);
+    assert.equal(result.outcome, 'failed');
     assert.equal(result.error?.code, 'switchFailed');
-    assert.match(result.error?.message ?? '', /nginx -s reload failed: nginx: \[alert\] kill.* The switch file is back as it was and Nginx was reloaded: traffic stays on blue\./);
-    assert.equal(host.fileMap.get(switchPath), switchFileFor(8080));
-    assert.equal(host.calls.filter((c) => c === 'nginx.reload').length, 2, 'the failed reload, then the reload of the restored file');
-    assert.equal(host.servingColor(), 'blue');
+    assert.match(
+      result.error?.message ?? '',
+      /^nginx -s reload failed: nginx: \[alert\] kill\(1234, 1\) failed \(3: No such process\)\. Nginx did not get the reload signal, so it still runs its old configuration\. The switch file is back as it was: traffic stays on blue\.$/,
+    );
+    assertUntouched(host, result);
+    assert.equal(host.calls.filter((c) => c === 'nginx.reload').length, 1, 'nothing to undo in Nginx');
+    assert.equal(host.containers.has('handdoc-spring-green'), false);
   });
 
   void it('reload "succeeds" but Nginx keeps serving blue: verify fails, traffic goes back, green removed', async () => {
@@ -533,6 +521,7 @@ void describe('deploy: the SSH connection drops', () => {
     ['startIdle', 'compose.up'],
     ['waitReady', 'docker.inspect'],
     ['waitReady', 'http.get'],
+    ['switch', 'docker.inspect'],
     ['verify', 'http.get'],
     ['retire', 'docker.stop'],
   ];

@@ -134,6 +134,17 @@ void describe('parseSwitchFile: set and proxy_pass forms', () => {
     assert.match(refused('location / { proxy_pass http://spring_backend; }\nlocation /x { proxy_pass http://$backend; }\n'), /has no "upstream \{ server host:port; \}" block/);
   });
 
+  void it('refuses a map or split_clients whose values are service addresses: the color is chosen per request', () => {
+    const map = 'map $cookie_canary $spring_upstream {\n    default 127.0.0.1:8080;\n    green   127.0.0.1:8081;\n}\nupstream spring_backend {\n    server 127.0.0.1:8080;\n}\n';
+    assert.equal(
+      refused(map, { ports: [8080, 8081] }),
+      'Cannot understand switch.conf: map $cookie_canary $spring_upstream (switch.conf line 1) chooses the address per request (127.0.0.1:8080, 127.0.0.1:8081), so no single address says which color is live.',
+    );
+    assert.match(refused('split_clients $remote_addr $backend {\n  10% 127.0.0.1:8081;\n  * 127.0.0.1:8080;\n}\n'), /split_clients \$remote_addr \$backend \(switch\.conf line 1\) chooses the address per request \(127\.0\.0\.1:8081, 127\.0\.0\.1:8080\)/);
+    // A map of other things (hosts to flags) next to the switch is not a switch.
+    assert.equal(parsed('map $http_upgrade $connection_upgrade {\n  default upgrade;\n  \'\' close;\n}\nupstream a {\n  server 127.0.0.1:8081;\n}\n', { ports: [8080, 8081] }).targetPort, 8081);
+  });
+
   void it('reports syntax errors with their line', () => {
     assert.match(refused('upstream a {\n  server 127.0.0.1:8080;\n'), /switch\.conf line 1: the "\{" opened here is never closed/);
     assert.match(refused('upstream a {\n  server 127.0.0.1:8080\n}\n'), /switch\.conf line 2: "server" is not ended with ";"/);

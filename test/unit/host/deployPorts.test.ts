@@ -242,6 +242,31 @@ void describe('docker over the API', () => {
     assert.equal(await ports.docker.inspect('c'), undefined);
   });
 
+  void it('a Docker request that dies with the SSH channel (no answer from dockerd) is connectionLost, so the engine retries it', async () => {
+    const connection = new LocalConnection();
+    const ports = new HostDeployPorts(connection);
+    const hangUp = async (): Promise<never> => {
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    };
+    connection.dockerClient = { getContainer: () => ({ inspect: hangUp, stop: hangUp, remove: hangUp, logs: hangUp }), getImage: () => ({ inspect: hangUp, distribution: hangUp }) };
+    for (const [what, call] of [
+      ['docker inspect c', () => ports.docker.inspect('c')],
+      ['docker stop c', () => ports.docker.stop('c', 10)],
+      ['docker rm -f c', () => ports.docker.remove('c')],
+      ['docker logs c', () => ports.docker.logs('c', 10)],
+      ['docker image inspect r/x:v2', () => ports.docker.checkImage('r/x:v2')],
+    ] as const) {
+      await assert.rejects(call(), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'connectionLost', what);
+        assert.equal(error.message, `The connection to local was lost during ${what} (socket hang up).`);
+        return true;
+      });
+    }
+    // An answer from dockerd, however bad, is not a dropped connection.
+    connection.dockerClient = { getContainer: () => ({ inspect: async () => Promise.reject(dockerError(500, 'socket hang up')) }) };
+    await assert.rejects(ports.docker.inspect('c'), (error: Error & { code?: string }) => error.code !== 'connectionLost');
+  });
+
   void it('inspect: healthcheck timings from nanoseconds, Docker’s defaults for the ones left out, restart count', () => {
     const inspect = {
       Id: 'abc',
