@@ -11,7 +11,7 @@ import { parseProfileFile, type HostProfile } from '../core/hostProfile';
 import { serviceViews } from '../core/hostState';
 import type { Logger } from '../core/logger';
 import { retireExpiredWarmColors } from '../core/warmRetire';
-import { applyConversion, planConversion, type ConversionPlan } from '../host/blueGreenConversion';
+import { applyConversion, describeConversionPlan, planConversion } from '../host/blueGreenConversion';
 import { HostDeployPorts } from '../host/deployPorts';
 import { HostConnection } from '../host/hostConnection';
 import { isHostError } from '../host/hostErrors';
@@ -351,22 +351,6 @@ function describeLock(state: LockState | undefined): string {
   return `held by ${r.holder}: ${r.operation} of ${r.service}, started ${r.startedAt}${r.step ? `, step ${r.step}` : ''}, heartbeat ${r.heartbeatAt}${state.isStale ? `; STALE: ${state.staleReason ?? 'holder gone'}` : ''}`;
 }
 
-function describePlan(plan: ConversionPlan): string[] {
-  const out = [`Convert ${plan.service.name} (${plan.service.container}, port ${plan.service.port}) on ${plan.host} to Blue-Green`, '', `memory: ${plan.memory.message}`, ''];
-  out.push(`1. new file ${plan.twinCompose.path} (the twin, green, port ${plan.twin.port}; ${plan.image ? `starts on ${plan.image}` : 'image from the file'}):`);
-  for (const change of plan.twinCompose.changes) out.push(`     ${change}`);
-  out.push(plan.twinCompose.diff.replace(/\n$/, ''), '');
-  out.push(`2. new file ${plan.upstream.path} (the switch file Switchyard rewrites at each switch):`, plan.upstream.text.replace(/\n$/, ''), '');
-  if (plan.proxyPass.length === 0) out.push(`3. no server block proxies to 127.0.0.1:${plan.service.port}: point your location at http://${plan.twin.upstreamName} yourself.`);
-  else {
-    out.push(`3. the change your server block needs (applied only with --edit-server-block; backup, nginx -t, put back on failure):`);
-    for (const edit of plan.proxyPass) out.push(edit.diff.replace(/\n$/, ''));
-  }
-  out.push('', '4. the new profile entry (replace the single service in switchyard.hosts / .switchyard.json):', JSON.stringify(plan.profileEntry, null, 2));
-  if (plan.refusals.length) out.push('', 'REFUSED:', ...plan.refusals.map((r) => `  - ${r}`));
-  return out;
-}
-
 /** Previews (and with --yes applies) converting a single-container service to Blue-Green. */
 async function convert(options: Options): Promise<number> {
   if (!options.service) throw new UsageError('convert needs --service NAME (a single-container service)');
@@ -380,7 +364,7 @@ async function convert(options: Options): Promise<number> {
     const { plan } = planned;
     const isApplying = options.isYes && !options.isDryRun;
     const progressOut = options.json ? process.stderr : process.stdout;
-    if (!options.json) process.stdout.write(`${describePlan(plan).join('\n')}\n`);
+    if (!options.json) process.stdout.write(`${describeConversionPlan(plan).join('\n')}\n`);
     if (plan.refusals.length || !isApplying) {
       if (options.json) process.stdout.write(`${JSON.stringify({ plan, applied: null }, null, 2)}\n`);
       else if (!plan.refusals.length) process.stdout.write('\nNothing was changed (preview). Re-run with --yes to apply.\n');

@@ -46,14 +46,18 @@ export function deploySettings(settings: SettingsReader): Partial<DeploySettings
   return { drainMs: d.drainSeconds * 1000, oldColor: d.oldColor, keepWarmMinutes: d.keepWarmMinutes, readyTimeoutMs: d.readyTimeoutSeconds * 1000 };
 }
 
-/** The Blue-Green service of the node, or one picked from every connected host. */
-async function pickService(ctx: DeployCommandContext, node: TreeNodeModel | undefined): Promise<{ host: string; service: string } | undefined> {
+type ServiceKind = 'blueGreen' | 'single';
+
+/** The service of the node, or one of the given kinds picked from every connected host. */
+async function pickService(ctx: DeployCommandContext, node: TreeNodeModel | undefined, kinds: readonly ServiceKind[] = ['blueGreen']): Promise<{ host: string; service: string } | undefined> {
   if (node?.ref.host && node.ref.service) return { host: node.ref.host, service: node.ref.service };
   const items = ctx.hosts.profiles.flatMap((profile) =>
-    profile.services.filter((s) => s.kind === 'blueGreen' && (!node?.ref.host || node.ref.host === profile.name)).map((s) => ({ label: s.name, description: profile.name, host: profile.name })),
+    profile.services
+      .filter((s) => kinds.includes(s.kind) && (!node?.ref.host || node.ref.host === profile.name))
+      .map((s) => ({ label: s.name, description: `${profile.name}${s.kind === 'single' ? ' · single container' : ''}`, host: profile.name })),
   );
   if (items.length === 0) {
-    void vscode.window.showInformationMessage('No Blue-Green service is configured: add one to switchyard.hosts (or run Add Host).');
+    void vscode.window.showInformationMessage(`No ${kinds.includes('blueGreen') ? 'Blue-Green ' : ''}${kinds.includes('single') ? `${kinds.length > 1 ? 'or ' : ''}single-container ` : ''}service is configured: add one to switchyard.hosts (or run Add Host).`);
     return undefined;
   }
   const picked = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Switchyard: which service?' });
@@ -92,7 +96,14 @@ async function runOperation(ctx: DeployCommandContext, target: { host: string; s
       if (event.kind === 'stepStarted') progress.report({ message: `${stepTitles[event.step]}…` });
       else if (event.kind === 'progress') progress.report({ message: `${stepTitles[event.step]}: ${event.message}` });
       else if (event.kind === 'stepFinished') logger.info(`${target.host}: ${engine().formatStep({ name: event.step, outcome: event.outcome, durationMs: event.durationMs, ...(event.detail ? { detail: event.detail } : {}) })}`);
-      else if (event.kind === 'switched') {
+      else if (event.kind === 'downtimeStarted') {
+        logger.info(`${target.host}: stopping ${event.container}: ${target.service} is down until the new container answers`);
+        progress.report({ message: `${event.container} stopped: down until the new one answers…` });
+      } else if (event.kind === 'backUp') {
+        logger.info(`${target.host}: ${event.container} answers again after ${(event.downtimeMs / 1000).toFixed(2)} s of downtime`);
+        progress.report({ message: `Back up after ${(event.downtimeMs / 1000).toFixed(1)} s of downtime` });
+        void watcher.refresh();
+      } else if (event.kind === 'switched') {
         switched = true;
         logger.info(`${target.host}: Nginx now sends ${target.service} traffic to ${event.to}`);
         progress.report({ message: `Switched to ${event.to}` });
@@ -119,6 +130,15 @@ async function runOperation(ctx: DeployCommandContext, target: { host: string; s
 async function report(ctx: DeployCommandContext, target: { host: string; service: string }, result: OperationResult): Promise<void> {
   const { logger } = ctx;
   for (const note of result.notes) logger.info(`${target.host}: note: ${note}`);
+  if (result.ok && result.inPlace) {
+    const downtime = result.downtimeMs !== undefined ? ` Measured downtime: ${(result.downtimeMs / 1000).toFixed(1)} s (stop of the old container → first answer of the new one).` : '';
+    const message = `${target.service} on ${target.host}: ${result.inPlace.container} runs ${result.inPlace.to}.${downtime}`;
+    logger.info(`${target.host}: ${result.kind} succeeded in ${(result.totalMs / 1000).toFixed(1)} s; ${message}`);
+    const choice = await vscode.window.showInformationMessage(message, 'Roll Back', 'Show Log');
+    if (choice === 'Roll Back') await runOperation(ctx, target, 'rollback');
+    else if (choice === 'Show Log') logger.show();
+    return;
+  }
   if (result.ok) {
     const switchTime = result.readyToSwitchedMs !== undefined ? ` (ready → switched in ${(result.readyToSwitchedMs / 1000).toFixed(2)} s)` : '';
     const message = `${target.service} on ${target.host}: ${result.traffic.color ?? '?'} is live${result.to?.image ? ` with ${result.to.image}` : ''}${switchTime}.`;
@@ -138,7 +158,7 @@ async function report(ctx: DeployCommandContext, target: { host: string; service
 }
 
 function describeHistoryItem(item: HistoryItem): vscode.QuickPickItem {
-  const flip = item.from && item.to ? `${item.from.color} → ${item.to.color}` : '';
+  const flip = item.from && item.to ? `${item.from.color} → ${item.to.color}` : item.inPlace ? `in place${item.downtimeMs !== undefined ? `, down ${(item.downtimeMs / 1000).toFixed(1)} s` : ''}` : '';
   const icon = item.outcome === 'succeeded' ? '$(pass)' : item.outcome === 'interrupted' ? '$(debug-disconnect)' : item.outcome === 'cancelled' ? '$(circle-slash)' : '$(error)';
   return {
     label: `${icon} ${item.kind} ${item.service}${item.tag ? ` ${item.tag}` : ''}`,
@@ -147,22 +167,100 @@ function describeHistoryItem(item: HistoryItem): vscode.QuickPickItem {
   };
 }
 
+/**
+ * Convert to Blue-Green: previews every file and change in a read-only document, changes nothing until
+ * the user picks how much to apply, then shows what was done (and the root script when Nginx's conf dir
+ * is not writable over SSH), and offers the new profile entry to copy into the settings.
+ */
+async function convertToBlueGreen(ctx: DeployCommandContext, target: { host: string; service: string }): Promise<void> {
+  const ports = await portsFor(ctx, target.host);
+  const watcher = ctx.hosts.get(target.host);
+  if (!ports || !watcher) return;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const conversion = require('../host/blueGreenConversion') as typeof import('../host/blueGreenConversion');
+  const planned = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Switchyard: reading ${target.service} on ${target.host}…` }, () =>
+    conversion.planConversion(watcher.connection, ports, target.service),
+  );
+  if (!planned.ok) {
+    void vscode.window.showErrorMessage(planned.error);
+    return;
+  }
+  const { plan } = planned;
+  const preview = await vscode.workspace.openTextDocument({ language: 'diff', content: `${conversion.describeConversionPlan(plan).join('\n')}\n` });
+  await vscode.window.showTextDocument(preview, { preview: true });
+  if (plan.refusals.length) {
+    ctx.logger.warn(`${target.host}: convert ${target.service} refused: ${plan.refusals.join(' ')}`);
+    void vscode.window.showErrorMessage(`Cannot convert ${target.service}: ${plan.refusals[0]}`, { modal: true });
+    return;
+  }
+  const filesOnly = 'Apply (files, include, start the twin)';
+  const withProxy = 'Apply and change proxy_pass';
+  const choices = plan.proxyPass.length ? [withProxy, filesOnly] : [filesOnly];
+  const choice = await vscode.window.showWarningMessage(
+    `Convert ${target.service} to Blue-Green on ${target.host}? The preview shows every file. ${plan.memory.message}`,
+    { modal: true, detail: `"${withProxy}" also edits ${plan.proxyPass.map((e) => e.path).join(', ') || 'the server block'} (backup, nginx -t, put back on failure).` },
+    ...choices,
+  );
+  if (!choice) return;
+  ctx.logger.info(`${target.host}: converting ${target.service} to Blue-Green (${choice})`);
+  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Switchyard: converting ${target.service}`, cancellable: true }, async (progress, token) => {
+    const controller = new AbortController();
+    const subscription = token.onCancellationRequested(() => controller.abort());
+    try {
+      return await conversion.applyConversion(watcher.connection, ports, plan, {
+        editServerBlocks: choice === withProxy,
+        startTwin: true,
+        signal: controller.signal,
+        onProgress: (message) => {
+          progress.report({ message });
+          ctx.logger.info(`${target.host}: convert: ${message}`);
+        },
+      });
+    } finally {
+      subscription.dispose();
+    }
+  });
+  void watcher.refresh({ force: true });
+  for (const line of report.done) ctx.logger.info(`${target.host}: convert: ${line}`);
+  if (report.manual) {
+    ctx.logger.warn(`${target.host}: convert: ${report.manual.reason}`);
+    const script = await vscode.workspace.openTextDocument({ language: 'shellscript', content: report.manual.script });
+    await vscode.window.showTextDocument(script, { preview: false });
+  }
+  const entry = JSON.stringify(plan.profileEntry, null, 2);
+  if (!report.ok) {
+    ctx.logger.error(`${target.host}: convert ${target.service}: ${report.error ?? 'failed'}`);
+    void vscode.window.showErrorMessage(`Convert ${target.service}: ${report.error?.split('\n')[0] ?? 'failed'}`, 'Show Log').then((c) => c && ctx.logger.show());
+    return;
+  }
+  const copy = 'Copy Profile Entry';
+  const done = report.manual
+    ? `${target.service}: the twin runs; the Nginx part needs root: run the script shown, then replace the service in switchyard.hosts with the new entry.`
+    : `${target.service} is ready for Blue-Green: replace the service in switchyard.hosts with the new entry.`;
+  const picked = await vscode.window.showInformationMessage(done, copy, 'Open Settings');
+  if (picked === copy) await vscode.env.clipboard.writeText(entry);
+  else if (picked === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettingsJson');
+}
+
 /** Deploy, switch, roll back, history and the deploy lock, as commands on tree nodes and in the palette. */
 export function registerDeployCommands(ctx: DeployCommandContext): vscode.Disposable[] {
   const model = (node?: NodeHandle) => ctx.tree.model(node);
   const handlers: Record<string, (node?: NodeHandle) => Promise<unknown>> = {
     'switchyard.deploy': async (node) => {
-      const target = await pickService(ctx, model(node));
+      const target = await pickService(ctx, model(node), ['blueGreen', 'single']);
       if (!target) return;
       const profile = ctx.hosts.get(target.host)?.profile;
-      const lookup = profile ? engine().findBlueGreenService(profile, target.service) : undefined;
+      const lookup = profile ? engine().findService(profile, target.service) : undefined;
       if (!lookup?.ok) {
         if (lookup) void vscode.window.showErrorMessage(lookup.error);
         return;
       }
+      const isSingle = lookup.service.kind === 'single';
       const tag = await vscode.window.showInputBox({
-        title: `Deploy ${target.service} on ${target.host}`,
-        prompt: 'Image tag to deploy to the idle color (e.g. v2, a git SHA)',
+        title: `Deploy ${target.service} on ${target.host}${isSingle ? ' (single container: in place)' : ''}`,
+        prompt: isSingle
+          ? `Image tag to deploy in place (e.g. v2, a git SHA). It is pulled first; then ${lookup.service.kind === 'single' ? lookup.service.container : 'the container'} is recreated and the service is down until the new one answers.`
+          : 'Image tag to deploy to the idle color (e.g. v2, a git SHA)',
         ignoreFocusOut: true,
         validateInput: (value) => (tagPattern.test(value.trim()) ? undefined : 'A Docker tag: letters, digits, _ . - (at most 128, not starting with . or -)'),
       });
@@ -174,8 +272,12 @@ export function registerDeployCommands(ctx: DeployCommandContext): vscode.Dispos
       if (target) await runOperation(ctx, target, 'switch');
     },
     'switchyard.rollback': async (node) => {
-      const target = await pickService(ctx, model(node));
+      const target = await pickService(ctx, model(node), ['blueGreen', 'single']);
       if (target) await runOperation(ctx, target, 'rollback');
+    },
+    'switchyard.convertToBlueGreen': async (node) => {
+      const target = await pickService(ctx, model(node), ['single']);
+      if (target) await convertToBlueGreen(ctx, target);
     },
     'switchyard.showHistory': async (node) => {
       const host = model(node)?.ref.host || ctx.hosts.profiles[0]?.name;
