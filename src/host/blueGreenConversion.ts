@@ -45,6 +45,8 @@ export interface ConversionPlan {
   /** The server block files whose proxy_pass to the service's port would change. */
   proxyPass: ProxyPassEdit[];
   profileEntry: Record<string, unknown>;
+  /** The SSH user: the root script gives it the include, so Switchyard can rewrite it at each switch. */
+  sshUser: string;
   /** Why it cannot be applied (memory, the twin or its files already exist, ...); empty when it can. */
   refusals: string[];
 }
@@ -103,6 +105,8 @@ export async function planConversion(connection: DeployConnection, ports: HostDe
   if (twinStatus) refusals.push(`A container named ${twin.container} already exists (${twinStatus.state}, ${twinStatus.image}); remove it or choose another name.`);
   if (twinFile !== undefined) refusals.push(`${twin.composeFile} already exists; Switchyard does not overwrite it.`);
   if (upstreamFile !== undefined) refusals.push(`${twin.upstreamFile} already exists; Switchyard does not overwrite it.`);
+  const whoami = await connection.exec(['id', '-un']);
+  const sshUser = whoami.stdout.trim() || profile.ssh.user || 'ec2-user';
   const answering = await ports.http.get(twin.port, service.healthPath, 2000).then(
     () => true,
     () => false,
@@ -131,6 +135,7 @@ export async function planConversion(connection: DeployConnection, ports: HostDe
       upstream: { path: twin.upstreamFile, text: upstreamText, diff: newFileDiff(twin.upstreamFile, upstreamText) },
       proxyPass,
       profileEntry: blueGreenProfileEntry(service, twin, profile.appsDir, profile.nginx.confDir),
+      sshUser,
       refusals,
     },
   };
@@ -188,6 +193,8 @@ export function manualNginxScript(plan: ConversionPlan, profile: HostProfile, ed
     `cat > ${quoteArg(plan.upstream.path)} <<'SWITCHYARD_EOF'`,
     plan.upstream.text.replace(/\n$/, ''),
     'SWITCHYARD_EOF',
+    `# ${plan.sshUser} rewrites this file at every switch (Switchyard does not need root for that).`,
+    `chown ${quoteArg(plan.sshUser)} ${quoteArg(plan.upstream.path)}`,
   ];
   if (editServerBlocks) {
     for (const edit of plan.proxyPass) {
