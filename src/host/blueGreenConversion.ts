@@ -11,11 +11,15 @@ import { blueGreenProfileEntry, proxyPassEdit, renderTwinCompose, renderUpstream
 import { renderImageOverride, resolveComposeTarget } from '../core/deployCompose';
 import type { HostProfile, SingleService } from '../core/hostProfile';
 import { unifiedDiff } from '../core/lineDiff';
+import type { DeployPorts } from '../core/deployTypes';
 import { describeError } from '../core/logger';
-import type { DeployConnection, HostDeployPorts } from './deployPorts';
+import type { DeployConnection } from './deployPorts';
 import { HostError, isHostError } from './hostErrors';
 import { nginxArgs } from './hostSnapshot';
 import { quoteArg } from './shellQuote';
+
+/** What the conversion needs of the deploy ports (HostDeployPorts, or the unit tests' fake host). */
+export type ConversionPorts = Pick<DeployPorts, 'docker' | 'host' | 'http' | 'compose' | 'clock'>;
 
 export interface ConversionOptions {
   /** The twin's port (default: the service's port + 1). */
@@ -76,7 +80,7 @@ function newFileDiff(path: string, text: string): string {
 }
 
 /** Everything the conversion would do, read from the host; changes nothing. */
-export async function planConversion(connection: DeployConnection, ports: HostDeployPorts, serviceName: string, options: ConversionOptions = {}): Promise<ConversionPlanResult> {
+export async function planConversion(connection: DeployConnection, ports: ConversionPorts, serviceName: string, options: ConversionOptions = {}): Promise<ConversionPlanResult> {
   const profile: HostProfile = connection.profile;
   const service = profile.services.find((s) => s.name === serviceName);
   if (!service) return { ok: false, error: `There is no service "${serviceName}" on ${profile.name}.` };
@@ -215,7 +219,7 @@ function isWriteRefused(error: unknown): boolean {
  * Applies a plan the user confirmed. Refuses when the plan has refusals or the host changed since it
  * was read. On an Nginx failure every Nginx file is put back; the twin compose file stays (it is inert).
  */
-export async function applyConversion(connection: DeployConnection, ports: HostDeployPorts, plan: ConversionPlan, options: ApplyOptions): Promise<ApplyReport> {
+export async function applyConversion(connection: DeployConnection, ports: ConversionPorts, plan: ConversionPlan, options: ApplyOptions): Promise<ApplyReport> {
   const report: ApplyReport = { ok: false, done: [], backups: [], nginxReloaded: false };
   const progress = (message: string): void => options.onProgress?.(message);
   const profile = connection.profile;
@@ -326,7 +330,7 @@ export async function applyConversion(connection: DeployConnection, ports: HostD
 }
 
 /** `compose up` of the twin file with the original's image in the override; waits for its health path. */
-async function startTwin(ports: HostDeployPorts, plan: ConversionPlan, options: ApplyOptions): Promise<{ ok: true; readyMs: number } | { ok: false; error: string }> {
+async function startTwin(ports: ConversionPorts, plan: ConversionPlan, options: ApplyOptions): Promise<{ ok: true; readyMs: number } | { ok: false; error: string }> {
   const twinProfile = { container: plan.twin.container, composeFile: plan.twin.composeFile, port: plan.twin.port };
   const blue = await ports.docker.inspect(plan.service.container);
   const resolved = resolveComposeTarget(twinProfile, plan.twinCompose.text, undefined, {
