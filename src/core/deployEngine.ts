@@ -22,6 +22,7 @@ import {
   type OperationKind,
   type OperationRequest,
   type OperationResult,
+  type StepName,
   type StepRecord,
   type TrafficState,
 } from './deployTypes';
@@ -59,6 +60,8 @@ class Operation extends OperationCore {
   private parsedSwitch?: ParsedSwitch;
   private isReloadAttempted = false;
   private isVerified = false;
+  /** The color someone else's switch made live during this run (seen when undoing). */
+  private switchedByOthersTo?: Color;
   private startPlan?: StartPlan;
   private switchedMs?: number;
   private from?: ColorImage;
@@ -94,6 +97,15 @@ class Operation extends OperationCore {
     this.parsedSwitch = parsed.parsed;
     this.live = active.color;
     return active.color;
+  }
+
+  /** The color the switch file names now: someone (deploy.sh, a hand edit) may have switched during this run. Undefined when it cannot be told. */
+  private async colorOnDiskNow(step: StepName): Promise<Color | undefined> {
+    const path = this.service.switchFile;
+    const text = await this.retrying(step, 'reading the switch file', () => this.ports.files.read(path)).catch(() => undefined);
+    const parsed = text === undefined ? undefined : parseSwitchFile(text, { ports: [this.service.colors.blue.port, this.service.colors.green.port] }, path);
+    const active = parsed?.ok ? resolveActiveColor(parsed.parsed, this.service) : undefined;
+    return active?.ok ? active.color : undefined;
   }
 
   private async noteInterruptedOperation(): Promise<void> {
@@ -307,6 +319,12 @@ class Operation extends OperationCore {
       scope.detail = `waited ${seconds(this.settings.drainMs)} for requests in flight on ${old}`;
     });
     await this.step('retire', async (scope) => {
+      if ((await this.colorOnDiskNow('retire')) === old) {
+        this.oldColorState = 'running';
+        scope.detail = `left ${container} running: ${this.service.switchFile} names ${old} again`;
+        this.notes.push(`${container} was not stopped: ${this.service.switchFile} sends traffic to ${old} again (changed by someone else during this run).`);
+        return;
+      }
       try {
         await this.retrying('retire', `stopping ${container}`, () => this.ports.docker.stop(container, this.settings.stopTimeoutS));
         this.oldColorState = 'stopped';
@@ -355,6 +373,11 @@ class Operation extends OperationCore {
         this.notes.push(`${container} was not replaced (it is the container that was there before), so it was left as it was.`);
         return;
       }
+      if ((await this.colorOnDiskNow('startIdle')) === plan.color) {
+        this.switchedByOthersTo = plan.color;
+        this.notes.push(`${container} was not removed: ${this.service.switchFile} now sends traffic to ${plan.color} (changed by someone else during this run).`);
+        return;
+      }
       await this.retrying('startIdle', `removing ${container}`, () => this.ports.docker.remove(container));
       this.notes.push(`Removed the new ${plan.color} container (${container}, ${plan.image}).`);
     } catch (error) {
@@ -389,7 +412,11 @@ class Operation extends OperationCore {
         if (this.oldColorState === undefined) this.oldColorState = 'running';
       }
     } else {
-      traffic = live ? { color: live, isCertain: true } : { color: undefined, isCertain: false, why: 'the switch file was not read; Switchyard did not change it' };
+      traffic = this.switchedByOthersTo
+        ? { color: this.switchedByOthersTo, isCertain: false, why: 'someone else changed the switch file during this run' }
+        : live
+          ? { color: live, isCertain: true }
+          : { color: undefined, isCertain: false, why: 'the switch file was not read; Switchyard did not change it' };
     }
 
     const failedStep = failure ? this.failedStep() : undefined;

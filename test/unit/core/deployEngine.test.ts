@@ -512,6 +512,41 @@ void describe('deploy: cancellation', () => {
   });
 });
 
+void describe('deploy: someone else switches while it runs (deploy.sh takes no lock)', () => {
+  void it('to the color being started: a failure does not remove it, and the run says traffic went there', async () => {
+    const host = new FakeHost('blue');
+    host.at(3000, () => {
+      host.fileMap.set(switchPath, switchFileFor(8081));
+      host.servingPort = 8081;
+    });
+    const result = await runDeploy(host, { tag: 'broken' });
+    assert.equal(result.error?.code, 'notReady');
+    assert.ok(host.containers.has('handdoc-spring-green'), 'the color the switch file names was not removed');
+    assert.ok(result.notes.includes(`handdoc-spring-green was not removed: ${switchPath} now sends traffic to green (changed by someone else during this run).`), result.notes.join('\n'));
+    assert.deepEqual(result.traffic, { color: 'green', isCertain: false, why: 'someone else changed the switch file during this run' });
+    assert.equal(host.writes(), 0);
+  });
+
+  void it('back to the old color during the drain: the old color is not stopped', async () => {
+    const host = new FakeHost('blue');
+    const result = await deploy(host, profile, request({}), {
+      newId,
+      onEvent: (e) => {
+        host.onEvent(e);
+        if (e.kind === 'stepStarted' && e.step === 'drain') {
+          host.fileMap.set(switchPath, switchFileFor(8080));
+          host.servingPort = 8080;
+        }
+      },
+    });
+    assert.equal(result.ok, true, result.error?.message);
+    assert.ok(host.isRunning('handdoc-spring-blue'), 'blue, live again, still runs');
+    assert.equal(result.oldColorState, 'running');
+    assert.ok(result.notes.includes(`handdoc-spring-blue was not stopped: ${switchPath} sends traffic to blue again (changed by someone else during this run).`), result.notes.join('\n'));
+    assert.equal(host.calls.filter((c) => c.startsWith('docker.stop')).length, 0);
+  });
+});
+
 void describe('deploy: the SSH connection drops', () => {
   // One drop at each step: HostConnection reconnects by itself, so idempotent calls are retried once.
   const transient: Array<[StepName, string]> = [
