@@ -154,7 +154,7 @@ export class WizardPanels extends Disposable {
         liveColor: () => watcher.snapshot?.nginx.switchFiles.find((f) => f.service === target.service)?.activeColor,
         deployBlueGreen: ({ service, tag, signal, onEvent }) =>
           deploy(new HostDeployPorts(connection), connection.profile, { service, tag, who: `${os.userInfo().username} (healthcheck wizard)`, settings: deploySettings(this.settings) }, { signal, onEvent }),
-        refreshHost: () => watcher.refresh({ force: true }),
+        refreshHost: () => watcher.refresh(),
       });
       entry = { session };
       this.sessions.set(key, entry);

@@ -182,6 +182,8 @@ export class WizardSession {
     try {
       const conn = this.deps.connection;
       await conn.connect();
+      // Which color is live comes from the tree's picture, which no Docker event updates on a switch (another editor, the CLI, CI).
+      if (this.target.kind === 'blueGreen') await this.refreshHost();
       const files = this.fileSources();
       this.containers.clear();
       for (const file of files) {
@@ -527,15 +529,18 @@ export class WizardSession {
         this.appendLine(output || '(no output)');
       } else {
         if (!this.deps.deployBlueGreen) throw new Error('The Blue-Green deploy engine is not available in this build.');
+        // The tag of the color live now, not when the wizard was opened: the idle color's may be older.
+        await this.refreshHost();
         const live = this.deps.liveColor();
         const liveFile = this.files.find((f) => f.color === live);
-        const image = liveFile ? this.containers.get(liveFile.container)?.Config.Image : undefined;
+        const liveInfo = liveFile ? await inspectContainer(conn, liveFile.container) : undefined;
+        const image = liveInfo?.Config.Image;
         const tag = image ? (parseImageReference(image).tag ?? 'latest') : undefined;
         if (!live || !tag) throw new Error('Cannot tell the live color and its image tag: refresh the tree and try again.');
         this.appendLine(`Deploying ${tag} (the live image) to the idle color, then switching…`);
         const result = await this.deps.deployBlueGreen({ service: this.target.service, tag, signal: controller.signal, onEvent: (event) => this.onDeployEvent(event) });
         // Else the tree, and this session's next load, still call the old color live.
-        await this.deps.refreshHost?.().catch((error: unknown) => this.deps.logger.warn(`Healthcheck wizard: re-reading ${this.profile.name} after the switch failed: ${describeError(error)}`));
+        await this.refreshHost();
         for (const step of result.steps) this.appendLine(formatStep(step));
         if (!result.ok) throw new Error(result.error?.message ?? `the deploy ended ${result.outcome}`);
         const to = result.to?.color ?? (live === 'blue' ? 'green' : 'blue');
@@ -543,7 +548,7 @@ export class WizardSession {
         container = this.files.find((f) => f.color === to)?.container ?? '';
         let nextStep = `Traffic is on ${to} with the new timings. ${from} keeps the old ones until its next deploy (or switch back and deploy again).`;
         // A tag can move (CI pushes :latest again): then the roll-out shipped another build, not just new timings.
-        const liveImageId = liveFile ? this.containers.get(liveFile.container)?.Image : undefined;
+        const liveImageId = liveInfo?.Image;
         const deployedImageId = (await inspectContainer(conn, container))?.Image;
         if (liveImageId && deployedImageId && deployedImageId !== liveImageId) {
           const drift = `${tag} now names another build than the one that was live (${shortId(liveImageId)} → ${shortId(deployedImageId)}): the roll-out deployed that build, not only new timings. Roll back if that was not meant.`;
@@ -570,6 +575,11 @@ export class WizardSession {
     } finally {
       if (this.rolloutController === controller) this.rolloutController = undefined;
     }
+  }
+
+  /** Re-reads the host picture `liveColor` comes from; a failure is logged, the tree shows it. */
+  private async refreshHost(): Promise<void> {
+    await this.deps.refreshHost?.().catch((error: unknown) => this.deps.logger.warn(`Healthcheck wizard: re-reading ${this.profile.name} failed: ${describeError(error)}`));
   }
 
   private onDeployEvent(event: DeployEvent): void {

@@ -101,7 +101,7 @@ function sessionDeps(watcher: HostWatcher): WizardSessionDeps {
     settings: () => ({ measureRuns: 1, measureDeadlineMs: 60_000 }),
     liveColor: () => watcher.snapshot?.nginx.switchFiles.find((f) => f.service === 'spring')?.activeColor,
     deployBlueGreen: ({ service, tag, signal, onEvent }) => deploy(new HostDeployPorts(conn), conn.profile, { service, tag, who, settings: deploySettings() }, { signal, onEvent }),
-    refreshHost: () => watcher.refresh({ force: true }),
+    refreshHost: () => watcher.refresh(),
   };
 }
 

@@ -19,6 +19,7 @@ interface FakeContainer {
   timingsS: { interval: number; timeout: number; startPeriod: number; retries: number };
   health: 'starting' | 'healthy';
   imageId?: string;
+  image?: string;
   env?: string[];
   networkMode?: string;
 }
@@ -42,7 +43,7 @@ class FakeHost {
       RestartCount: 0,
       State: { Running: true, Status: 'running', StartedAt: c.startedAt, ExitCode: 0, Health: { Status: c.health, FailingStreak: 0, Log: log } },
       Config: {
-        Image: 'handdoc/spring:v7',
+        Image: c.image ?? 'handdoc/spring:v7',
         Env: c.env ?? [],
         Cmd: ['java', '-jar', 'app.jar'],
         Labels: {},
@@ -174,7 +175,7 @@ void describe('WizardSession: the Blue-Green roll-out', () => {
     const s = session.state;
     assert.equal(s.rollout.status, 'done', `${s.rollout.message}\n${s.rollout.lines.join('\n')}`);
     assert.deepEqual(requests, [{ service: 'spring', tag: 'v7' }], 'the live tag is deployed');
-    assert.equal(refreshes, 1);
+    assert.ok(refreshes >= 2, `read again before and after the switch (${refreshes} refreshes)`);
     assert.match(s.rollout.message ?? '', /Docker reports handdoc-spring-green healthy/);
     assert.deepEqual(
       s.current?.containers.map((c) => [c.color, c.isLive]),
@@ -187,6 +188,33 @@ void describe('WizardSession: the Blue-Green roll-out', () => {
     assert.equal(s.current?.port, 8081, 'and is the one probed and measured next');
     assert.equal(s.rollout.nextStep, 'Traffic is on green with the new timings. blue keeps the old ones until its next deploy (or switch back and deploy again).');
     assert.ok(s.current?.notes.some((n) => n.startsWith('handdoc-spring-blue runs other timings than docker-compose.spring-blue.yml says')), s.current?.notes.join('\n'));
+    session.dispose();
+  });
+
+  void it('reads the host again before it picks the tag: another client switched since the wizard opened (no older build goes live)', async () => {
+    const host = springHost();
+    let treeLive: Color = host.live;
+    const requests: Array<{ service: string; tag: string }> = [];
+    const target = wizardTargetFor(handDoc, { service: 'spring' }) as WizardTarget;
+    const session = new WizardSession(target, {
+      connection: host.connection(),
+      logger,
+      settings,
+      liveColor: () => treeLive,
+      deployBlueGreen: fakeDeploy(host, requests),
+      refreshHost: async () => {
+        treeLive = host.live;
+      },
+    });
+    await writtenSession(session);
+    // CI deploys v8 to green and switches to it; the tree has not heard of it (no Docker event for a switch).
+    const green = host.containers.get('handdoc-spring-green');
+    assert.ok(green);
+    host.containers.set('handdoc-spring-green', { ...green, id: 'green-ci', image: 'handdoc/spring:v8', imageId: 'sha256:0c1d2e3f4a5b22222222' });
+    host.live = 'green';
+    await session.handle({ type: 'rollOut' });
+    assert.equal(session.state.rollout.status, 'done', session.state.rollout.message);
+    assert.deepEqual(requests, [{ service: 'spring', tag: 'v8' }], 'the tag green serves, not the one blue kept');
     session.dispose();
   });
 
