@@ -206,7 +206,7 @@ test('Blue-Green: measure a copy of the live color, write the recommended timing
     assert.equal(run.status, 'done', run.message);
     assert.ok((run.startupMs ?? 0) >= 2_000, `the Spring stand-in opens its port after 2 s (startup ${run.startupMs} ms)`);
     assert.deepEqual((['blue', 'green'] as const).map((c) => inspectField(spring.colors[c].container, '{{.Id}} {{.State.StartedAt}}')), idsBefore, 'neither color was touched');
-    assert.equal(hostDocker(info, ['ps', '-aq', '--filter', `label=${measureLabel}`]).trim(), '', 'the copy was removed');
+    assert.equal(hostDocker(info, ['ps', '-aq', '--filter', `label=${measureLabel}=${spring.colors[live].container}`]).trim(), '', 'the copy was removed');
 
     // Step 3: the recommendation fills the form.
     const r = s.recommendation;

@@ -137,7 +137,7 @@ test('no copy is possible: the session says why, asks before restarting the live
     assert.equal(inspectField('{{.Id}} {{.State.StartedAt}} {{.RestartCount}}'), before, 'the container was not restarted');
     assert.equal(inspectField('{{.State.Status}}'), 'running');
     assert.equal(fs.readFileSync(composeFile, 'utf8'), composeText, 'the compose file is untouched');
-    assert.equal(hostDocker(info, ['ps', '-aq', '--filter', `label=${measureLabel}`]).trim(), '', 'no copy was started');
+    assert.equal(hostDocker(info, ['ps', '-aq', '--filter', `label=${measureLabel}=${container}`]).trim(), '', 'no copy was started');
     assert.ok(logLines.some((l) => l.includes('not measured (restarting the live container was declined)')));
     assert.deepEqual(problems, []);
   } finally {
@@ -178,7 +178,7 @@ test('"yes": the live container itself is restarted for each run and measured, t
     assert.notEqual(startedAfter, startedBefore, 'it was restarted');
     assert.ok(restarts.length >= 2, `restarted once per run (${restarts.length} start times seen: ${restarts.join(', ')})`);
     assert.equal(inspectField('{{.State.Status}}'), 'running', 'and keeps running');
-    assert.equal(hostDocker(info, ['ps', '-aq', '--filter', `label=${measureLabel}`]).trim(), '', 'no copy was ever started');
+    assert.equal(hostDocker(info, ['ps', '-aq', '--filter', `label=${measureLabel}=${container}`]).trim(), '', 'no copy was ever started');
     assert.ok(s.recommendation, s.recommendationProblem);
     assert.ok(s.edit && s.edit.values.start_period === s.recommendation.start_period.value);
     assert.equal(fs.readFileSync(composeFile, 'utf8'), composeText, 'measuring writes nothing');
