@@ -121,6 +121,21 @@ async function ensureFastapiLatest(): Promise<void> {
   await waitFor('handdoc-fastapi answers /fastapi/health through Nginx', fastapiAnswers, 60_000);
 }
 
+/**
+ * handdoc-fastapi as the sandbox starts it: from the user's compose file alone (no Switchyard override,
+ * which a deploy leaves in its compose labels), as ec2-user with project handdoc-fastapi, then healthy.
+ */
+async function restoreFastapiAsStarted(): Promise<void> {
+  fs.rmSync(`/home/${info.user}/.switchyard/compose/${fastapi.container}.image.yml`, { force: true });
+  execFileSync('runuser', ['-u', info.user, '--', 'env', `HOME=/home/${info.user}`, `DOCKER_HOST=unix://${info.dockerSocket}`, 'docker-compose', '-p', fastapi.container, '-f', path.basename(fastapi.composeFile), 'up', '-d', '--force-recreate'], {
+    cwd: info.appsDir,
+    stdio: 'pipe',
+  });
+  assert.equal(inspect(fastapi.container, '{{index .Config.Labels "com.docker.compose.project.config_files"}}').split(',').length, 1, 'created from the compose file alone');
+  await waitFor('handdoc-fastapi answers /fastapi/health through Nginx', fastapiAnswers, 60_000);
+  await waitFor('Docker calls handdoc-fastapi healthy', () => inspect(fastapi.container, '{{.State.Health.Status}}') === 'healthy', 120_000);
+}
+
 /** Builds a new handdoc-fastapi image (own layer, VERSION file) and pushes it, then drops the host's copy so the deploy really pulls. */
 function pushTestImage(): void {
   const image = `${info.registry}/handdoc-fastapi:${testTag}`;
@@ -146,7 +161,7 @@ before(async () => {
 after(async () => {
   try {
     undoConversion();
-    await ensureFastapiLatest();
+    await restoreFastapiAsStarted();
   } finally {
     connection.dispose();
   }
