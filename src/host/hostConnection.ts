@@ -952,18 +952,14 @@ export class HostConnection implements Disposable {
       handle = await sftpCall<Buffer>((cb) => sftp.open(tmpPath, 'wx', { mode }, cb));
     } catch (error) {
       const hostError = this.sftpError(error, posixPath.dirname(remotePath), 'write into');
-      if (hostError.code !== 'permissionDenied') throw hostError;
+      // SFTP reports a read-only file system only as "Failure".
+      if (hostError.code !== 'permissionDenied') throw (existing && (await this.readOnlyError(remotePath, hostError))) || hostError;
       this.logger.debug(`${posixPath.dirname(remotePath)} is not writable by the user; writing ${remotePath} through sudo -n`);
       try {
         return await this.writeFileWithSudo(remotePath, content, { mode, existing, backup: options.backup ?? false, suffix });
       } catch (sudoError) {
         if (!(sudoError instanceof HostError && sudoError.code === 'sudoNeedsPassword' && existing)) throw sudoError;
-        // Opening for append writes nothing; when it fails, the shell says why.
-        const probe = await this.exec(['sh', '-c', 'exec 3>>"$1"', 'sh', remotePath]);
-        if (probe.exitCode !== 0) {
-          if (/read-only file system/i.test(probe.stderr)) throw new HostError('permissionDenied', `${remotePath} is on a read-only file system on ${this.displayName}: it cannot be changed, with or without sudo.`, { cause: sudoError });
-          throw sudoError;
-        }
+        if ((await this.exec(['test', '-w', remotePath])).exitCode !== 0) throw (await this.readOnlyError(remotePath, sudoError)) ?? sudoError;
         this.logger.info(`sudo may not replace ${remotePath}, but ${this.target?.user ?? 'the user'} may write it: rewriting it in place.`);
         return this.writeFileInPlace(remotePath, content, { backup: options.backup ?? false, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
       }
@@ -1002,6 +998,13 @@ export class HostConnection implements Disposable {
       await sftpCall<void>((cb) => sftp.unlink(tmpPath, (err) => cb(err))).catch(() => undefined);
       throw error instanceof HostError ? error : this.sftpError(error, remotePath, 'write');
     }
+  }
+
+  /** When `remotePath` (which exists) is on a read-only file system, the error that says so. Opening it for append writes nothing. */
+  private async readOnlyError(remotePath: string, cause: unknown): Promise<HostError | undefined> {
+    const probe = await this.exec(['sh', '-c', 'exec 3>>"$1"', 'sh', remotePath]);
+    if (probe.exitCode === 0 || !/read-only file system/i.test(probe.stderr)) return undefined;
+    return new HostError('permissionDenied', `${remotePath} is on a read-only file system on ${this.displayName}: it cannot be changed, with or without sudo.`, { cause });
   }
 
   private async writeFileWithSudo(remotePath: string, content: Buffer, o: { mode: number; existing: RemoteStat | undefined; backup: boolean; suffix: string }): Promise<WriteFileResult> {
