@@ -9,9 +9,10 @@
  * conf.d as they were, no twin container or file (undone in `after`, from the backups the conversion made).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseHostProfiles, type BlueGreenService, type HostProfile, type SingleService } from '../../src/core/hostProfile';
@@ -289,6 +290,30 @@ test('rollback puts :latest back in place (from the journal), with its own measu
   assert.equal(inspect(fastapi.container, '{{.Config.Image}}'), `${info.registry}/handdoc-fastapi:latest`);
   assert.ok(await fastapiAnswers());
   console.log(`    rollback: downtime ${result.downtimeMs} ms`);
+});
+
+test('the CLI: switchyard deploy --service fastapi --tag latest --json prints the steps and the measured downtime', async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-single-cli-'));
+  const config = path.join(home, '.switchyard.json');
+  fs.writeFileSync(config, JSON.stringify({ hosts: JSON.parse(execFileSync(process.execPath, [path.resolve(__dirname, '../../../test/sandbox/sandboxProfile.mjs')], { encoding: 'utf8' })) }));
+  const cli = path.resolve(__dirname, '../../src/cli/main.js');
+  let run: { status: number | null; stdout: string; stderr: string } = { status: null, stdout: '', stderr: '' };
+  // The host's deploy lock may be held by another test file: the CLI exits 4 then; try again.
+  for (let attempt = 0; attempt < 120; attempt++) {
+    run = spawnSync(process.execPath, [cli, 'deploy', '--config', config, '--service', 'fastapi', '--tag', 'latest', '--json', '--accept-new-host-key', '--who', who], { encoding: 'utf8', env: { ...process.env, HOME: home } });
+    if (run.status !== 4) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.equal(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as OperationResult;
+  assert.equal(result.ok, true);
+  assert.ok((result.downtimeMs ?? 0) > 0);
+  assert.equal(result.inPlace?.to, `${info.registry}/handdoc-fastapi:latest`);
+  // With --json the steps and the downtime lines go to stderr, the result alone to stdout.
+  assert.match(run.stderr, /✓ recreate /);
+  assert.match(run.stderr, /↑ handdoc-fastapi answers again: downtime \d+\.\d\d s/);
+  console.log(`    CLI deploy: downtime ${result.downtimeMs} ms`);
+  fs.rmSync(home, { recursive: true, force: true });
 });
 
 test('switch on the single service stays a clear refusal', async () => {
