@@ -318,7 +318,9 @@ export class HostDeployPorts implements DeployPorts {
     const exit = await stream.exit;
     if (partial.trim()) tail.push(partial.trim());
     if (signal?.aborted) throw new HostError('cancelled', 'Cancelled.');
-    if (exit !== 0) throw new HostError('commandFailed', `docker pull ${image} failed${exit === null ? '' : ` (exit ${exit})`}: ${tail.slice(-3).join(' / ') || 'no output'}`);
+    // No exit status: the channel went down with the connection (the pull may even have finished); pulling again is safe.
+    if (exit === null) throw new HostError('connectionLost', `The connection to ${this.hostName} was lost during docker pull ${image} (last output: ${tail.slice(-1)[0] ?? 'none'}).`);
+    if (exit !== 0) throw new HostError('commandFailed', `docker pull ${image} failed (exit ${exit}): ${tail.slice(-3).join(' / ') || 'no output'}`);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -276,6 +276,28 @@ for (const { step, settings } of cutSteps) {
   });
 }
 
+test('the SSH connection is cut in the middle of docker pull (at its first progress line): the pull is retried, the deploy completes; 0 failed', async () => {
+  await ensureBothRunning();
+  const live = liveOnDisk();
+  const cut = newConnection();
+  await cut.connect();
+  const sshd = await sshdSessionOf(cut);
+  let isCut = false;
+  const run = await underLoad(runDeploy('v3', {}, new HostDeployPorts(cut)), (event) => {
+    if (event.kind === 'progress' && event.step === 'pull' && !isCut) {
+      isCut = true;
+      process.kill(sshd.monitor, 'SIGKILL');
+      process.kill(sshd.session, 'SIGKILL');
+    }
+  });
+  assert.ok(isCut, 'the pull reported progress');
+  assertNoFailedRequests(run);
+  assert.equal(run.result.ok, true, run.result.error?.message);
+  assert.ok(run.events.some((e) => e.kind === 'progress' && e.step === 'pull' && /^connection lost during pulling .*; retrying once after reconnecting$/.test(e.message)), 'the pull was retried');
+  assert.equal(await assertConsistent(), other(live));
+  cut.dispose();
+});
+
 // The client dies with the cut at the steps after which the host differs: the new color started, traffic
 // moved, the old color not yet stopped, the journal not yet written.
 for (const step of ['waitReady', 'verify', 'retire', 'journal'] as const) {

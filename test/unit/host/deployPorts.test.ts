@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { LockRecord } from '../../../src/core/deployTypes';
 import type { HostProfile } from '../../../src/core/hostProfile';
@@ -265,6 +266,26 @@ void describe('docker over the API', () => {
     // An answer from dockerd, however bad, is not a dropped connection.
     connection.dockerClient = { getContainer: () => ({ inspect: async () => Promise.reject(dockerError(500, 'socket hang up')) }) };
     await assert.rejects(ports.docker.inspect('c'), (error: Error & { code?: string }) => error.code !== 'connectionLost');
+  });
+
+  void it('a docker pull whose channel ends without an exit status (the connection dropped) is connectionLost; a failing pull is not', async () => {
+    const connection = new LocalConnection();
+    const ports = new HostDeployPorts(connection);
+    const pullEnding = (exit: number | null, output: string) => {
+      connection.execStream = async () => {
+        const stdout = new PassThrough();
+        stdout.end(output);
+        await new Promise((r) => setImmediate(r));
+        return { stdout, stderr: new PassThrough(), exit: new Promise<number | null>((resolve) => stdout.on('end', () => resolve(exit))), close: () => undefined };
+      };
+    };
+    pullEnding(null, 'v3: Pulling from handdoc-spring\nStatus: Image is up to date for r/x:v3\n');
+    await assert.rejects(ports.docker.pull('r/x:v3', () => undefined), {
+      code: 'connectionLost',
+      message: 'The connection to local was lost during docker pull r/x:v3 (last output: Status: Image is up to date for r/x:v3).',
+    });
+    pullEnding(1, 'Error response from daemon: manifest for r/x:v9 not found\n');
+    await assert.rejects(ports.docker.pull('r/x:v9', () => undefined), { code: 'commandFailed', message: 'docker pull r/x:v9 failed (exit 1): Error response from daemon: manifest for r/x:v9 not found' });
   });
 
   void it('inspect: healthcheck timings from nanoseconds, Docker’s defaults for the ones left out, restart count', () => {
