@@ -298,6 +298,53 @@ test('the SSH connection is cut in the middle of docker pull (at its first progr
   cut.dispose();
 });
 
+// Inside the switch step, where no event marks the moment: the cut comes from the nginx port itself, just
+// before it runs `nginx -t` (the new switch file is written, not yet tested) or `nginx -s reload`.
+for (const call of ['test', 'reload'] as const) {
+  test(`the SSH connection is cut inside the switch, just before nginx ${call === 'test' ? '-t' : '-s reload'}: the switch is undone after reconnecting; 0 failed`, async () => {
+    await ensureBothRunning();
+    const live = liveOnDisk();
+    const idle = other(live);
+    const before = switchBytes();
+    const cut = newConnection();
+    await cut.connect();
+    const cutPorts = new HostDeployPorts(cut);
+    const sshd = await sshdSessionOf(cut);
+    let isSwitching = false;
+    let isCut = false;
+    const real = cutPorts.nginx[call];
+    const ports: HostDeployPorts = Object.assign(Object.create(cutPorts) as HostDeployPorts, {
+      nginx: {
+        ...cutPorts.nginx,
+        [call]: () => {
+          if (isSwitching && !isCut) {
+            isCut = true;
+            process.kill(sshd.monitor, 'SIGKILL');
+            process.kill(sshd.session, 'SIGKILL');
+          }
+          return real();
+        },
+      },
+    });
+    const run = await underLoad(runDeploy('v2', {}, ports), (event) => {
+      if (event.kind === 'stepStarted') isSwitching = event.step === 'switch';
+    });
+    assert.ok(isCut, 'cut inside the switch');
+    assertNoFailedRequests(run);
+    assertNeverSwitched(run.result, live);
+    assert.equal(run.result.error?.code, 'connectionLost');
+    assert.match(
+      run.result.error?.message ?? '',
+      new RegExp(`^The connection to handdoc-sandbox was lost during switch: .* The switch file is back as it was${call === 'reload' ? ' and Nginx was reloaded' : ''}: traffic stays on ${live}\\.$`),
+    );
+    assert.deepEqual(switchBytes(), before, 'byte for byte');
+    assert.equal(inspectField(container(idle), '{{.State.Status}}'), 'missing', 'the new color was removed');
+    assert.equal(await assertConsistent(), live);
+    assert.notEqual((await fx.ports.lock.read())?.record.holder, who, 'lock released');
+    cut.dispose();
+  });
+}
+
 // The client dies with the cut at the steps after which the host differs: the new color started, traffic
 // moved, the old color not yet stopped, the journal not yet written.
 for (const step of ['waitReady', 'verify', 'retire', 'journal'] as const) {
