@@ -47,7 +47,7 @@ export interface WizardSessionDeps {
   liveColor: () => Color | undefined;
   /** Blue-Green roll-out through the deploy engine (loaded on first use). */
   deployBlueGreen?: (request: { service: string; tag: string; signal: AbortSignal; onEvent: (event: DeployEvent) => void }) => Promise<OperationResult>;
-  /** Reads the host picture `liveColor` comes from again: a roll-out switched traffic, which no Docker event reports. */
+  /** Reads the host picture `liveColor` comes from again (a switch is no Docker event): before the live color is read, and after a roll-out switched. */
   refreshHost?: () => Promise<void>;
 }
 
