@@ -411,6 +411,27 @@ test('a switch file Switchyard cannot understand is refused at preflight with th
   await assertConsistent();
 });
 
+test('someone switches Nginx by hand (as deploy.sh does) to the new color just before Switchyard\'s switch: refused, and the color now serving is not removed; 0 failed', async () => {
+  const live = liveOnDisk();
+  const idle = other(live);
+  const { port } = fx.spring.colors[idle];
+  const handWritten = `# Live Spring color: ${idle}. Rewritten by ~/apps/deploy.sh at every switch, then nginx reload.\nupstream spring_backend {\n    server 127.0.0.1:${port};\n}\n`;
+  const run = await underLoad(runDeploy('v3'), (event) => {
+    if (event.kind === 'stepStarted' && event.step === 'switch') {
+      fs.writeFileSync(fx.spring.switchFile, handWritten);
+      execFileSync(fx.info.nginx.binary, ['-c', fx.info.nginx.mainConfig, '-s', 'reload']);
+    }
+  });
+  assertNoFailedRequests(run);
+  assert.equal(run.result.error?.code, 'switchFailed');
+  assert.match(run.result.error?.message ?? '', /was changed by someone else since the preflight; Switchyard did not switch\./);
+  assert.ok(run.result.notes.includes(`${container(idle)} was not removed: ${fx.spring.switchFile} now sends traffic to ${idle} (changed by someone else during this run).`), run.result.notes.join('\n'));
+  assert.deepEqual(run.result.traffic, { color: idle, isCertain: false, why: 'someone else changed the switch file during this run' });
+  assert.equal(fs.readFileSync(fx.spring.switchFile, 'utf8'), handWritten, 'their switch file stays');
+  assert.equal(await assertConsistent(), idle);
+  assert.equal((await whoami()).version, 'v3');
+});
+
 /** The user's deploy.sh, run over ssh as ec2-user the way their GitHub Actions job runs it. */
 async function runDeploySh(): Promise<string> {
   const { info } = fx;
