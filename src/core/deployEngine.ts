@@ -60,7 +60,7 @@ class Operation extends OperationCore {
   private parsedSwitch?: ParsedSwitch;
   private isReloadAttempted = false;
   private isVerified = false;
-  /** The color someone else's switch made live during this run (seen when undoing). */
+  /** The color someone else's switch made live during this run (seen before removing or stopping a color). */
   private switchedByOthersTo?: Color;
   private startPlan?: StartPlan;
   private switchedMs?: number;
@@ -320,6 +320,7 @@ class Operation extends OperationCore {
     });
     await this.step('retire', async (scope) => {
       if ((await this.colorOnDiskNow('retire')) === old) {
+        this.switchedByOthersTo = old;
         this.oldColorState = 'running';
         scope.detail = `left ${container} running: ${this.service.switchFile} names ${old} again`;
         this.notes.push(`${container} was not stopped: ${this.service.switchFile} sends traffic to ${old} again (changed by someone else during this run).`);
@@ -405,7 +406,11 @@ class Operation extends OperationCore {
     if (outcome === 'uncertain') {
       traffic = { color: undefined, isCertain: false, why: 'the switch could not be undone for sure' };
     } else if (this.phase === 'switched') {
-      traffic = this.isVerified ? { color: target, isCertain: true } : { color: target, isCertain: false, why: this.service.verifyUrl ? 'Nginx was reloaded but the new color was not confirmed' : 'no verifyUrl: Nginx was reloaded, not asked' };
+      traffic = this.switchedByOthersTo
+        ? { color: this.switchedByOthersTo, isCertain: false, why: 'someone else changed the switch file during this run' }
+        : this.isVerified
+          ? { color: target, isCertain: true }
+          : { color: target, isCertain: false, why: this.service.verifyUrl ? 'Nginx was reloaded but the new color was not confirmed' : 'no verifyUrl: Nginx was reloaded, not asked' };
       if (failure) {
         const old = live ? this.service.colors[live].container : 'the old color';
         message = `${message} Traffic is already on ${target}${this.oldColorState === 'stopped' ? '' : ` and ${old} still runs`}: to go back, run a rollback.`;

@@ -411,16 +411,20 @@ test('a switch file Switchyard cannot understand is refused at preflight with th
   await assertConsistent();
 });
 
+/** What deploy.sh does to switch (it takes no lock): rewrite the switch file, reload Nginx. Returns the text written. */
+function switchByHand(color: Color): string {
+  const text = `# Live Spring color: ${color}. Rewritten by ~/apps/deploy.sh at every switch, then nginx reload.\nupstream spring_backend {\n    server 127.0.0.1:${fx.spring.colors[color].port};\n}\n`;
+  fs.writeFileSync(fx.spring.switchFile, text);
+  execFileSync(fx.info.nginx.binary, ['-c', fx.info.nginx.mainConfig, '-s', 'reload']);
+  return text;
+}
+
 test('someone switches Nginx by hand (as deploy.sh does) to the new color just before Switchyard\'s switch: refused, and the color now serving is not removed; 0 failed', async () => {
   const live = liveOnDisk();
   const idle = other(live);
-  const { port } = fx.spring.colors[idle];
-  const handWritten = `# Live Spring color: ${idle}. Rewritten by ~/apps/deploy.sh at every switch, then nginx reload.\nupstream spring_backend {\n    server 127.0.0.1:${port};\n}\n`;
+  let handWritten = '';
   const run = await underLoad(runDeploy('v3'), (event) => {
-    if (event.kind === 'stepStarted' && event.step === 'switch') {
-      fs.writeFileSync(fx.spring.switchFile, handWritten);
-      execFileSync(fx.info.nginx.binary, ['-c', fx.info.nginx.mainConfig, '-s', 'reload']);
-    }
+    if (event.kind === 'stepStarted' && event.step === 'switch') handWritten = switchByHand(idle);
   });
   assertNoFailedRequests(run);
   assert.equal(run.result.error?.code, 'switchFailed');
@@ -430,6 +434,21 @@ test('someone switches Nginx by hand (as deploy.sh does) to the new color just b
   assert.equal(fs.readFileSync(fx.spring.switchFile, 'utf8'), handWritten, 'their switch file stays');
   assert.equal(await assertConsistent(), idle);
   assert.equal((await whoami()).version, 'v3');
+});
+
+test('someone switches Nginx back by hand while the old color drains: the deploy does not stop the color now serving; 0 failed', async () => {
+  await ensureBothRunning();
+  const live = liveOnDisk();
+  const run = await underLoad(runDeploy('v2', { oldColor: 'stop', drainMs: 2000 }), (event) => {
+    if (event.kind === 'stepStarted' && event.step === 'drain') switchByHand(live);
+  });
+  assertNoFailedRequests(run);
+  assert.equal(run.result.ok, true, run.result.error?.message);
+  assert.equal(run.result.oldColorState, 'running');
+  assert.deepEqual(run.result.traffic, { color: live, isCertain: false, why: 'someone else changed the switch file during this run' });
+  assert.ok(run.result.notes.includes(`${container(live)} was not stopped: ${fx.spring.switchFile} sends traffic to ${live} again (changed by someone else during this run).`), run.result.notes.join('\n'));
+  assert.equal(inspectField(container(live), '{{.State.Status}}'), 'running');
+  assert.equal(await assertConsistent(), live);
 });
 
 /** The user's deploy.sh, run over ssh as ec2-user the way their GitHub Actions job runs it. */

@@ -542,6 +542,7 @@ void describe('deploy: someone else switches while it runs (deploy.sh takes no l
     assert.equal(result.ok, true, result.error?.message);
     assert.ok(host.isRunning('handdoc-spring-blue'), 'blue, live again, still runs');
     assert.equal(result.oldColorState, 'running');
+    assert.deepEqual(result.traffic, { color: 'blue', isCertain: false, why: 'someone else changed the switch file during this run' });
     assert.ok(result.notes.includes(`handdoc-spring-blue was not stopped: ${switchPath} sends traffic to blue again (changed by someone else during this run).`), result.notes.join('\n'));
     assert.equal(host.calls.filter((c) => c.startsWith('docker.stop')).length, 0);
   });
