@@ -512,7 +512,8 @@ export class WizardSession {
     if (!timings) return;
     const controller = new AbortController();
     this.rolloutController = controller;
-    this.set({ rollout: { ...this._state.rollout, ...this.rolloutPlan(), status: 'running', lines: [] } });
+    // A fresh run: nothing of the previous one's outcome (e.g. "another operation is running") stays on screen.
+    this.set({ rollout: { ...this.rolloutPlan(), status: 'running', lines: [] } });
     const conn = this.deps.connection;
     const deadlineMs = Math.max(120_000, timings.startPeriodMs + (timings.retries + 2) * Math.max(timings.intervalMs, timings.timeoutMs) + 60_000);
     try {

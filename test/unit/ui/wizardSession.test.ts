@@ -230,6 +230,38 @@ void describe('WizardSession: the Blue-Green roll-out', () => {
     session.dispose();
   });
 
+  void it('a second try after a refused roll-out starts clean: the first one\'s error is not shown while it runs', async () => {
+    const host = springHost();
+    const target = wizardTargetFor(handDoc, { service: 'spring' }) as WizardTarget;
+    const deployed = fakeDeploy(host, []);
+    let calls = 0;
+    const session = new WizardSession(target, {
+      connection: host.connection(),
+      logger,
+      settings,
+      liveColor: () => host.live,
+      deployBlueGreen: async (request) => {
+        calls++;
+        if (calls > 1) return deployed(request);
+        const busy = 'Another operation is running on handdoc: deploy of spring by ci. Wait for it to finish.';
+        return { id: 'op-0', kind: 'deploy', service: 'spring', host: handDoc.name, ok: false, outcome: 'failed', traffic: { color: 'blue', isCertain: true }, steps: [], totalMs: 10, notes: [], error: { code: 'locked', step: 'preflight', message: busy } };
+      },
+    });
+    await writtenSession(session);
+    await session.handle({ type: 'rollOut' });
+    assert.equal(session.state.rollout.status, 'failed');
+    assert.match(session.state.rollout.message ?? '', /^Another operation is running/);
+    const whileRunning: Array<string | undefined> = [];
+    session.onDidChange((state) => {
+      if (state.rollout.status === 'running') whileRunning.push(state.rollout.message ?? state.rollout.nextStep);
+    });
+    await session.handle({ type: 'rollOut' });
+    assert.equal(session.state.rollout.status, 'done', session.state.rollout.message);
+    assert.ok(whileRunning.length > 0);
+    assert.ok(!whileRunning.some((m) => m?.startsWith('Another operation')), whileRunning.join(' | '));
+    session.dispose();
+  });
+
   void it('a failing refresh does not turn a done roll-out into a failed one', async () => {
     const host = springHost();
     const target = wizardTargetFor(handDoc, { service: 'spring' }) as WizardTarget;
