@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, beforeEach, test } from 'node:test';
-import { deploy, type RunOptions } from '../../src/core/deployEngine';
+import { deploy, summarizeHistory, type RunOptions } from '../../src/core/deployEngine';
 import type { DeploySettings, OperationResult, StepName } from '../../src/core/deployTypes';
 import type { Color } from '../../src/core/hostProfile';
 import { HostDeployPorts } from '../../src/host/deployPorts';
@@ -479,7 +479,29 @@ async function deployShUnderLoad(): Promise<{ value: string; load: LoadStats }> 
   }
 }
 
+/** Operations of other clients (other suites on this shared sandbox) that started since `sinceIso`. */
+async function othersSince(sinceIso: string): Promise<string[]> {
+  return summarizeHistory(await fx.ports.journal.read(200))
+    .filter((item) => item.who !== who && item.startedAt >= sinceIso)
+    .map((item) => `${item.kind} of ${item.service} by ${item.who}`);
+}
+
 test('handDoc deploy.sh and Switchyard take turns under load: each reads the color the other left; 0 failed each time', async () => {
+  // Between two turns another client may take the lock and move the color: then the turns run again.
+  for (let attempt = 1; ; attempt++) {
+    const sinceIso = new Date().toISOString();
+    try {
+      await takeTurns();
+      return;
+    } catch (error) {
+      const others = await othersSince(sinceIso);
+      if (others.length === 0 || attempt >= 3) throw error;
+      console.log(`    another client ran between the turns (${others.join(', ')}); running them again`);
+    }
+  }
+});
+
+async function takeTurns(): Promise<void> {
   await ensureBothRunning();
   const first = liveOnDisk();
   const second = other(first);
@@ -505,7 +527,7 @@ test('handDoc deploy.sh and Switchyard take turns under load: each reads the col
   await assertServes(second);
   assert.equal((await whoami()).version, 'v1', 'deploy.sh runs the compose file image (:latest = v1)');
   await assertConsistent();
-});
+}
 
 test('restore: both colors back on :latest, running and healthy in Docker', async () => {
   await ensureBothRunning();
