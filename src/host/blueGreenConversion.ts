@@ -147,17 +147,18 @@ export async function planConversion(connection: DeployConnection, ports: Conver
 
 /** The plan as the preview shows it (CLI output, the editor's preview document). */
 export function describeConversionPlan(plan: ConversionPlan): string[] {
-  const out = [`Convert ${plan.service.name} (${plan.service.container}, port ${plan.service.port}) on ${plan.host} to Blue-Green`, '', `memory: ${plan.memory.message}`, ''];
-  out.push(`1. new file ${plan.twinCompose.path} (the twin, green, port ${plan.twin.port}; ${plan.image ? `starts on ${plan.image}` : 'image from the file'}):`);
+  // Short lines: the preview is read in an editor beside the tree, which does not wrap them.
+  const out = [`Convert ${plan.service.name} (${plan.service.container}, port ${plan.service.port}) on ${plan.host} to Blue-Green`, '', ...`memory: ${plan.memory.message}`.split(/(?<=;) /).map((part, i) => (i ? `        ${part}` : part)), ''];
+  out.push(`1. new file ${plan.twinCompose.path}`, `   the twin, green, port ${plan.twin.port}; ${plan.image ? `starts on ${plan.image}` : 'image from the file'}:`);
   for (const change of plan.twinCompose.changes) out.push(`     ${change}`);
   out.push(plan.twinCompose.diff.replace(/\n$/, ''), '');
-  out.push(`2. new file ${plan.upstream.path} (the switch file Switchyard rewrites at each switch):`, plan.upstream.text.replace(/\n$/, ''), '');
+  out.push(`2. new file ${plan.upstream.path}`, '   the switch file Switchyard rewrites at each switch:', plan.upstream.text.replace(/\n$/, ''), '');
   if (plan.proxyPass.length === 0) out.push(`3. no server block proxies to 127.0.0.1:${plan.service.port}: point your location at http://${plan.twin.upstreamName} yourself.`);
   else {
-    out.push(`3. the change your server block needs (applied only when you ask for it; backup, nginx -t, put back on failure):`);
+    out.push('3. the change your server block needs', '   applied only when you ask for it (backup, nginx -t, put back on failure):');
     for (const edit of plan.proxyPass) out.push(edit.diff.replace(/\n$/, ''));
   }
-  out.push('', '4. the new profile entry (replace the single service in switchyard.hosts / .switchyard.json):', JSON.stringify(plan.profileEntry, null, 2));
+  out.push('', '4. the new profile entry', '   replaces the single service in switchyard.hosts / .switchyard.json:', JSON.stringify(plan.profileEntry, null, 2));
   if (plan.refusals.length) out.push('', 'REFUSED:', ...plan.refusals.map((r) => `  - ${r}`));
   return out;
 }

@@ -153,7 +153,8 @@ async function report(ctx: DeployCommandContext, target: { host: string; service
   logger.error(`${target.host}: ${result.kind} ${result.outcome}${error?.step ? ` at ${error.step}` : ''}: ${error?.message ?? 'unknown error'}`);
   const where = result.traffic.color ? ` Traffic is on ${result.traffic.color}${result.traffic.isCertain ? '' : ' (not certain: see the log)'}.` : '';
   const show = result.outcome === 'cancelled' ? vscode.window.showWarningMessage : vscode.window.showErrorMessage;
-  const choice = await show(`${result.kind} of ${target.service} ${result.outcome}: ${error?.message.split('\n')[0] ?? ''}${where}`, 'Show Log');
+  const kind = `${result.kind.charAt(0).toUpperCase()}${result.kind.slice(1)}`;
+  const choice = await show(`${kind} of ${target.service} ${result.outcome}: ${error?.message.split('\n')[0] ?? ''}${where}`, 'Show Log');
   if (choice === 'Show Log') logger.show();
 }
 
@@ -167,12 +168,36 @@ function describeHistoryItem(item: HistoryItem): vscode.QuickPickItem {
   };
 }
 
+const previewScheme = 'switchyard-preview';
+
+/** Read-only preview documents: named after what they show, never "unsaved" (an untitled document asks to be saved on close). */
+class PreviewDocuments implements vscode.TextDocumentContentProvider {
+  private readonly contents = new Map<string, string>();
+  private readonly _onDidChange = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this._onDidChange.event;
+
+  async show(name: string, content: string): Promise<void> {
+    const uri = vscode.Uri.from({ scheme: previewScheme, path: `/${name}` });
+    this.contents.set(uri.toString(), content);
+    this._onDidChange.fire(uri);
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.contents.get(uri.toString()) ?? '';
+  }
+
+  dispose(): void {
+    this._onDidChange.dispose();
+  }
+}
+
 /**
  * Convert to Blue-Green: previews every file and change in a read-only document, changes nothing until
  * the user picks how much to apply, then shows what was done (and the root script when Nginx's conf dir
  * is not writable over SSH), and offers the new profile entry to copy into the settings.
  */
-async function convertToBlueGreen(ctx: DeployCommandContext, target: { host: string; service: string }): Promise<void> {
+async function convertToBlueGreen(ctx: DeployCommandContext, previews: PreviewDocuments, target: { host: string; service: string }): Promise<void> {
   const ports = await portsFor(ctx, target.host);
   const watcher = ctx.hosts.get(target.host);
   if (!ports || !watcher) return;
@@ -186,8 +211,7 @@ async function convertToBlueGreen(ctx: DeployCommandContext, target: { host: str
     return;
   }
   const { plan } = planned;
-  const preview = await vscode.workspace.openTextDocument({ language: 'diff', content: `${conversion.describeConversionPlan(plan).join('\n')}\n` });
-  await vscode.window.showTextDocument(preview, { preview: true });
+  await previews.show(`Convert ${target.service} to Blue-Green on ${target.host} (preview).diff`, `${conversion.describeConversionPlan(plan).join('\n')}\n`);
   if (plan.refusals.length) {
     ctx.logger.warn(`${target.host}: convert ${target.service} refused: ${plan.refusals.join(' ')}`);
     void vscode.window.showErrorMessage(`Cannot convert ${target.service}: ${plan.refusals[0]}`, { modal: true });
@@ -196,11 +220,12 @@ async function convertToBlueGreen(ctx: DeployCommandContext, target: { host: str
   const filesOnly = 'Apply (files, include, start the twin)';
   const withProxy = 'Apply and change proxy_pass';
   const choices = plan.proxyPass.length ? [withProxy, filesOnly] : [filesOnly];
-  const choice = await vscode.window.showWarningMessage(
-    `Convert ${target.service} to Blue-Green on ${target.host}? The preview shows every file. ${plan.memory.message}`,
-    { modal: true, detail: `"${withProxy}" also edits ${plan.proxyPass.map((e) => e.path).join(', ') || 'the server block'} (backup, nginx -t, put back on failure).` },
-    ...choices,
-  );
+  const detail = [
+    plan.memory.message,
+    'The preview shows every file and change; nothing is written until you choose.',
+    `"${filesOnly}" leaves Nginx proxying to ${plan.service.container}.${plan.proxyPass.length ? ` "${withProxy}" also edits ${plan.proxyPass.map((e) => e.path).join(', ')} (backup, nginx -t, put back on failure).` : ''}`,
+  ].join('\n\n');
+  const choice = await vscode.window.showWarningMessage(`Convert ${target.service} to Blue-Green on ${target.host}?`, { modal: true, detail }, ...choices);
   if (!choice) return;
   ctx.logger.info(`${target.host}: converting ${target.service} to Blue-Green (${choice})`);
   const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Switchyard: converting ${target.service}`, cancellable: true }, async (progress, token) => {
@@ -245,6 +270,7 @@ async function convertToBlueGreen(ctx: DeployCommandContext, target: { host: str
 /** Deploy, switch, roll back, history and the deploy lock, as commands on tree nodes and in the palette. */
 export function registerDeployCommands(ctx: DeployCommandContext): vscode.Disposable[] {
   const model = (node?: NodeHandle) => ctx.tree.model(node);
+  const previews = new PreviewDocuments();
   const handlers: Record<string, (node?: NodeHandle) => Promise<unknown>> = {
     'switchyard.deploy': async (node) => {
       const target = await pickService(ctx, model(node), ['blueGreen', 'single']);
@@ -277,7 +303,7 @@ export function registerDeployCommands(ctx: DeployCommandContext): vscode.Dispos
     },
     'switchyard.convertToBlueGreen': async (node) => {
       const target = await pickService(ctx, model(node), ['single']);
-      if (target) await convertToBlueGreen(ctx, target);
+      if (target) await convertToBlueGreen(ctx, previews, target);
     },
     'switchyard.showHistory': async (node) => {
       const host = model(node)?.ref.host || ctx.hosts.profiles[0]?.name;
@@ -323,5 +349,5 @@ export function registerDeployCommands(ctx: DeployCommandContext): vscode.Dispos
         await ctx.logger.reportError(`Switchyard: ${id.replace('switchyard.', '')} failed`, error);
       }
     });
-  return Object.entries(handlers).map(([id, handler]) => wrap(id, handler));
+  return [previews, vscode.workspace.registerTextDocumentContentProvider(previewScheme, previews), ...Object.entries(handlers).map(([id, handler]) => wrap(id, handler))];
 }
