@@ -62,7 +62,7 @@ export function twinMemoryVerdict(resources: HostResources, container: string, o
   const neededKb = resources.containerMemoryKb ?? options.fallbackKb;
   const leftKb = resources.memAvailableKb - neededKb;
   const fits = leftKb >= options.reserveKb;
-  const basis = isMeasured ? `${container} uses ${mib(neededKb)} now (docker stats)` : `${container}'s use could not be measured; assuming ${mib(neededKb)}`;
+  const basis = isMeasured ? `${container} uses ${neededKb > 0 && neededKb < 512 ? 'less than 1 MiB' : mib(neededKb)} now (docker stats)` : `${container}'s use could not be measured; assuming ${mib(neededKb)}`;
   const message = fits
     ? `A second copy fits: ${basis}; ${mib(resources.memAvailableKb)} of ${mib(resources.memTotalKb)} is available, ${mib(leftKb)} would be left (at least ${mib(options.reserveKb)} kept for the host).`
     : `A second copy does not fit: ${basis}, but only ${mib(resources.memAvailableKb)} of ${mib(resources.memTotalKb)} is available, which would leave ${mib(Math.max(0, leftKb))} (at least ${mib(options.reserveKb)} must stay free for the host). Add swap or a bigger instance, or keep ${container} as a single container.`;

@@ -52,6 +52,11 @@ void describe('convert to Blue-Green: names and memory', () => {
     assert.equal(unmeasured.neededKb, 300 * 1024);
     assert.equal(unmeasured.fits, true);
   });
+
+  void it('a container using a few hundred KiB is "less than 1 MiB", not "0 MiB"', () => {
+    const idle = twinMemoryVerdict({ memAvailableKb: 600 * 1024, memTotalKb: 1024 * 1024, containerMemoryKb: 380 }, 'handdoc-fastapi', { reserveKb: 128 * 1024, fallbackKb: 300 * 1024 });
+    assert.match(idle.message, /^A second copy fits: handdoc-fastapi uses less than 1 MiB now \(docker stats\); 600 MiB of 1024 MiB is available/);
+  });
 });
 
 void describe('convert to Blue-Green: the twin compose file', () => {
