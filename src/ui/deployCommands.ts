@@ -219,7 +219,8 @@ async function convertToBlueGreen(ctx: DeployCommandContext, previews: PreviewDo
   }
   const filesOnly = 'Apply (files, include, start the twin)';
   const withProxy = 'Apply and change proxy_pass';
-  const choices = plan.proxyPass.length ? [withProxy, filesOnly] : [filesOnly];
+  // The first choice is the default button (Enter): the one that leaves the user's server block alone.
+  const choices = plan.proxyPass.length ? [filesOnly, withProxy] : [filesOnly];
   const detail = [
     plan.memory.message,
     'The preview shows every file and change; nothing is written until you choose.',
