@@ -7,6 +7,7 @@
  */
 import { isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import type { Node, Pair, Scalar, YAMLMap } from 'yaml';
+import { applySplices, type Splice } from './composeFile';
 import type { HostResources } from './deployTypes';
 import type { SingleService } from './hostProfile';
 import { unifiedDiff } from './lineDiff';
@@ -73,18 +74,6 @@ export function twinMemoryVerdict(resources: HostResources, container: string, o
 // The twin compose file
 
 export type TwinCompose = { ok: true; text: string; composeService: string; changes: string[]; warnings: string[] } | { ok: false; error: string };
-
-interface Splice {
-  start: number;
-  end: number;
-  text: string;
-}
-
-function applySplices(text: string, splices: Splice[]): string {
-  let out = text;
-  for (const splice of [...splices].sort((a, b) => b.start - a.start)) out = out.slice(0, splice.start) + splice.text + out.slice(splice.end);
-  return out;
-}
 
 /** The scalar rendered in its original quoting style. */
 function renderLike(node: Scalar, value: string): string {

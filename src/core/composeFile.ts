@@ -511,13 +511,14 @@ export interface HealthcheckPatch {
   retries?: number;
 }
 
-interface Splice {
+/** Replace `text[start, end)` with `text`: edits at the yaml package's node ranges leave every other byte alone. */
+export interface Splice {
   start: number;
   end: number;
   text: string;
 }
 
-function applySplices(text: string, splices: Splice[]): string {
+export function applySplices(text: string, splices: Splice[]): string {
   let out = text;
   for (const splice of [...splices].sort((a, b) => b.start - a.start)) out = out.slice(0, splice.start) + splice.text + out.slice(splice.end);
   return out;
