@@ -169,7 +169,9 @@ export class SingleOperation extends OperationCore {
             ? `${message} ${container} was already replaced with ${this.inPlace?.to}; it keeps starting, but Switchyard no longer waits for it.${back}`
             : `${message} ${container} was replaced with ${this.inPlace?.to}, which did not become ready: ${name} is down or unhealthy.${back}`;
     } else if (failure && this.isJournalStarted) {
-      message = `${message} ${container} was not touched${this.phase === 'pulled' ? ` (the pulled image ${this.inPlace?.to} stays on the host)` : ''}.`;
+      // Preflight refusals already end with "Nothing was changed."; name the container instead of saying it twice.
+      const said = message?.replace(/ Nothing was changed\.$/, '');
+      message = `${said} ${container} was not touched${this.phase === 'pulled' ? ` (the pulled image ${this.inPlace?.to} stays on the host)` : ''}.`;
     }
     const failedStep = failure ? this.failedStep() : undefined;
     const totalMs = Math.max(0, this.ports.clock.now() - this.startedMs);
