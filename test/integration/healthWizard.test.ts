@@ -203,7 +203,10 @@ test('recommends timings, writes them (diff, backup; refused when the file chang
   const flavor = await detectCompose(connection);
   assert.equal(flavor.version, 'v1');
   const target = composeTargetOf(live.Config.Labels, fastapi.composeFile, 'fastapi', 'handdoc-fastapi');
-  assert.deepEqual(target, { files: [fastapi.composeFile], project: 'handdoc-fastapi', service: 'fastapi' });
+  // After a Switchyard deploy of fastapi the container also names Switchyard's image override; Compose must get both again.
+  const [userFile, ...overrides] = target.files;
+  assert.deepEqual({ ...target, files: [userFile] }, { files: [fastapi.composeFile], project: 'handdoc-fastapi', service: 'fastapi' });
+  assert.ok(overrides.every((f) => f.includes('/.switchyard/compose/')), `only Switchyard's override besides the user's file: ${overrides.join(', ')}`);
   await composeUp(connection, flavor, target);
   const healthLines: string[] = [];
   const healthy = await waitForHealthy(connection, fastapi.container, timings, { deadlineMs: 120_000, onUpdate: (line) => healthLines.push(line) });
