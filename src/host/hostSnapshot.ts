@@ -275,7 +275,7 @@ async function nginxFilesKey(source: SnapshotSource): Promise<string> {
 export const nginxTestMaxAgeMs = 30_000;
 
 /** Switch files from the probe; `nginx -t` only when an Nginx file changed since the cached run. */
-export async function nginxFromProbe(source: SnapshotSource, sections: Map<string, ProbeSection>, filesKey: string, cache: SnapshotCache): Promise<NginxState> {
+export async function nginxFromProbe(source: SnapshotSource, sections: Map<string, ProbeSection>, filesKey: string, cache: SnapshotCache, testMaxAgeMs = nginxTestMaxAgeMs): Promise<NginxState> {
   const { profile } = source;
   const files = probeFiles(sections, profile);
   const switchFiles = profile.services.flatMap((service) => (service.kind === 'blueGreen' ? [service] : [])).map((service): SwitchFileState => {
@@ -297,7 +297,7 @@ export async function nginxFromProbe(source: SnapshotSource, sections: Map<strin
     return state;
   });
   const cached = cache.nginxTest;
-  if (cached && cached.filesKey === filesKey && Date.now() - cached.testedAtMs < nginxTestMaxAgeMs) return { switchFiles, configTest: cached.result };
+  if (cached && cached.filesKey === filesKey && Date.now() - cached.testedAtMs < testMaxAgeMs) return { switchFiles, configTest: cached.result };
   const test = await source.exec(nginxArgs(profile, '-t'), { sudo: profile.nginx.useSudo, timeoutMs: 20_000 });
   if (test.exitCode === 127 || /^sudo: \S+: command not found/m.test(test.stderr)) {
     throw new HostError('nginxNotInstalled', `nginx is not installed on the host (or not at "${profile.nginx.binary}").`, { hint: 'Set switchyard.hosts[].nginx.binary to its path.' });
@@ -311,6 +311,18 @@ export async function nginxFromProbe(source: SnapshotSource, sections: Map<strin
 export async function readMetrics(source: SnapshotSource, dockerRootDir: string | undefined): Promise<HostMetrics> {
   const [sections, disk] = await Promise.all([runHostProbe(source), readDockerRootDisk(source, dockerRootDir)]);
   return metricsFromProbe(sections, source.profile, disk);
+}
+
+/**
+ * The watcher's slow timer: memory, load and disk, and from the same one probe the switch files,
+ * listening sockets and deploy lock, so a switch by the CLI, CI, deploy.sh or another editor (not a
+ * Docker event) shows within one period. `nginx -t` runs only when an Nginx file changed.
+ */
+export async function readPeriodic(source: SnapshotSource, dockerRootDir: string | undefined, cache: SnapshotCache): Promise<Pick<HostSnapshot, 'metrics' | 'nginx' | 'listening' | 'deployLock'>> {
+  const [sections, disk, filesKey] = await Promise.all([runHostProbe(source), readDockerRootDisk(source, dockerRootDir), nginxFilesKey(source)]);
+  const nginx = await nginxFromProbe(source, sections, filesKey, cache, Number.POSITIVE_INFINITY);
+  const deployLock = lockFromProbe(sections, source.profile);
+  return { metrics: metricsFromProbe(sections, source.profile, disk), nginx, listening: listeningFromProbe(sections), ...(deployLock ? { deployLock } : {}) };
 }
 
 /**

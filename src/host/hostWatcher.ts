@@ -1,7 +1,8 @@
 /**
  * Keeps one host's picture current: connects, takes a snapshot, then follows Docker's event
  * stream on the same connection and re-reads only the containers when something happens
- * (debounced). Memory and load are re-read on a slow timer; nothing polls the containers.
+ * (debounced). Memory, load, the switch files and the deploy lock are re-read on a slow timer
+ * (one probe command); nothing polls the containers.
  * With `retireWarm`, a minute timer stops old colors whose keep-warm time is up.
  */
 import type { Readable } from 'node:stream';
@@ -13,7 +14,7 @@ import { HostDeployPorts } from './deployPorts';
 import { Emitter, type Disposable } from './emitter';
 import type { ConnectionState, HostConnection } from './hostConnection';
 import { HostError, toHostError } from './hostErrors';
-import { readContainers, readHostSnapshot, readMetrics, SnapshotCache, type HostSnapshot } from './hostSnapshot';
+import { readContainers, readHostSnapshot, readPeriodic, SnapshotCache, type HostSnapshot } from './hostSnapshot';
 
 export type WatchChange = { kind: 'connection' } | { kind: 'snapshot'; scope: 'all' | 'containers' | 'metrics' };
 
@@ -188,9 +189,16 @@ export class HostWatcher implements Disposable {
     const snapshot = this._snapshot;
     if (!snapshot || this.connection.state.kind !== 'connected') return;
     try {
-      const metrics = await readMetrics(this.connection, this.dockerRootDir);
-      this._snapshot = { ...snapshot, metrics, warnings: computeWarnings(this.profile, snapshot.containers, snapshot.nginx, metrics, snapshot.listening) };
-      this._onDidChange.fire({ kind: 'snapshot', scope: 'metrics' });
+      const { metrics, nginx, listening, deployLock } = await readPeriodic(this.connection, this.dockerRootDir, this.cache);
+      // Only the host group redraws unless the switch files, nginx -t or the lock changed (a switch by another client).
+      const isOtherChange = JSON.stringify([nginx, deployLock]) !== JSON.stringify([snapshot.nginx, snapshot.deployLock]);
+      const next: HostSnapshot = { ...snapshot, nginx, warnings: computeWarnings(this.profile, snapshot.containers, nginx, metrics, listening) };
+      if (metrics) next.metrics = metrics;
+      if (listening) next.listening = listening;
+      if (deployLock) next.deployLock = deployLock;
+      else delete next.deployLock;
+      this._snapshot = next;
+      this._onDidChange.fire({ kind: 'snapshot', scope: isOtherChange ? 'all' : 'metrics' });
     } catch (error) {
       if (!(error instanceof HostError && error.code === 'connectionLost')) this.logger.debug(`${this.profile.name}: metrics: ${describeError(error)}`);
     }

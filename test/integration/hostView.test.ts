@@ -100,6 +100,36 @@ test('Docker events update the picture by themselves: a stopped idle color shows
   subscription.dispose();
 });
 
+test('a switch or lock by another client (not a Docker event) shows within one slow-timer period', async () => {
+  // A second switch file (not *.conf, so nginx does not load it), flipped by hand as deploy.sh or CI would.
+  const mirrorSwitch = path.join(info.nginx.confDir, 'mirror-upstream.inc');
+  const upstreamTo = (port: number) => `upstream mirror_backend {\n    server 127.0.0.1:${port};\n}\n`;
+  fs.writeFileSync(mirrorSwitch, upstreamTo(8080));
+  cleanups.push(() => fs.rmSync(mirrorSwitch, { force: true }));
+  const spring = profile.services.find((s): s is BlueGreenService => s.kind === 'blueGreen') as BlueGreenService;
+  const withMirror: HostProfile = { ...profile, services: [...profile.services, { ...spring, name: 'mirror', switchFile: mirrorSwitch }] };
+  const watcher = new HostWatcher(connectTo(withMirror), testLogger(), { metricsIntervalMs: 300 });
+  cleanups.push(() => watcher.dispose());
+  await watcher.start();
+  const mirrorColor = () => watcher.snapshot?.nginx.switchFiles.find((f) => f.service === 'mirror')?.activeColor;
+  assert.equal(mirrorColor(), 'blue');
+  const changes: string[] = [];
+  const subscription = watcher.onDidChange((change) => changes.push(change.kind === 'snapshot' ? change.scope : change.kind));
+  fs.writeFileSync(mirrorSwitch, upstreamTo(8081));
+  await waitFor('the hand switch to green shows without a refresh', () => mirrorColor() === 'green', 10_000);
+  assert.ok(changes.includes('all'), `the whole tree was told (${changes.join(',')})`);
+  // A deploy lock taken by another client appears, and goes when it is released.
+  const lockFile = `/home/${info.user}/.switchyard/lock`;
+  assert.equal(fs.existsSync(lockFile), false, 'no other operation runs');
+  const at = new Date().toISOString();
+  fs.writeFileSync(lockFile, JSON.stringify({ token: 'hostView-test', holder: 'ci@runner (hostView test)', host: profile.name, operation: 'deploy', service: 'spring', startedAt: at, heartbeatAt: at }));
+  cleanups.push(() => fs.rmSync(lockFile, { force: true }));
+  await waitFor('the lock shows', () => watcher.snapshot?.deployLock?.holder === 'ci@runner (hostView test)', 10_000);
+  fs.rmSync(lockFile, { force: true });
+  await waitFor('the released lock goes', () => watcher.snapshot?.deployLock === undefined, 10_000);
+  subscription.dispose();
+});
+
 test('warnings: an app port open on all interfaces, and a switch file pointing where nothing listens', async () => {
   // A real listener on 0.0.0.0 (no traffic leaves loopback), posing as an app published past Nginx.
   const server = net.createServer().listen(18000, '0.0.0.0');
