@@ -59,3 +59,13 @@ export function liveColorOnDisk(info = readSandboxInfo()) {
   const text = fs.readFileSync(path.join(info.nginx.confDir, 'active-upstream.conf'), 'utf8').replace(/#.*$/gm, '');
   return /server\s+127\.0\.0\.1:8081/.test(text) ? 'green' : 'blue';
 }
+
+/** Polls `check` every 0.5 s until it holds; fails naming `what` after `timeoutMs` (a bound, not a timing assertion). */
+export async function waitUntil(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

@@ -18,6 +18,7 @@ import { after, before, test } from 'node:test';
 import { ensureChromium, startCodeServer } from './codeServer.mjs';
 import { openVSCode, REPO_ROOT } from './vscodePage.mjs';
 import { wizardVsix } from './wizardVsix.mjs';
+import { waitUntil } from './sandboxVSCode.mjs';
 
 const log = (m) => console.log(`[e2e] ${m}`);
 const sandboxDir = process.env.SWITCHYARD_SANDBOX_DIR || '/var/lib/switchyard-sandbox';
@@ -37,15 +38,6 @@ function hostDocker(args, env = {}) {
 function fastapiState() {
   const [startedAt, health] = hostDocker(['inspect', '-f', '{{.State.StartedAt}} {{.State.Health.Status}}', 'handdoc-fastapi']).trim().split(' ');
   return { startedAt, health };
-}
-
-async function waitUntil(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** The wizard's document: the inner frame of the webview whose page has #app. */

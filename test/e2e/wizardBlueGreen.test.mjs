@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { sandboxProfiles } from '../sandbox/sandboxProfile.mjs';
-import { liveColorOnDisk, openSandboxVSCode, trustSandboxHostKey, VSIX } from './sandboxVSCode.mjs';
+import { liveColorOnDisk, openSandboxVSCode, trustSandboxHostKey, VSIX, waitUntil } from './sandboxVSCode.mjs';
 
 const log = (m) => console.log(`[e2e] ${m}`);
 const colors = ['blue', 'green'];
@@ -27,15 +27,6 @@ const stateDir = () => `/home/${info.user}/.switchyard`;
 
 function hostDocker(args) {
   return execFileSync('docker', ['-H', `unix://${info.dockerSocket}`, ...args], { encoding: 'utf8' });
-}
-
-async function waitUntil(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** Other tests deploy spring too: start when nobody holds the deploy lock and the journal was quiet for 20 s. */

@@ -13,7 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readSandboxInfo, sandboxProfiles } from '../sandbox/sandboxProfile.mjs';
-import { openSandboxVSCode, trustSandboxHostKey } from './sandboxVSCode.mjs';
+import { openSandboxVSCode, trustSandboxHostKey, waitUntil } from './sandboxVSCode.mjs';
 
 const log = (m) => console.log(`[e2e] ${m}`);
 const container = 'switchyard-wizard-restart-only';
@@ -51,15 +51,6 @@ function answers() {
         resolve(false);
       });
   });
-}
-
-async function waitUntil(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /** The wizard's document: the inner frame of the webview whose page has the wizard's title. */
