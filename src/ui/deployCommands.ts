@@ -54,7 +54,7 @@ async function pickService(ctx: DeployCommandContext, node: TreeNodeModel | unde
   const items = ctx.hosts.profiles.flatMap((profile) =>
     profile.services
       .filter((s) => kinds.includes(s.kind) && (!node?.ref.host || node.ref.host === profile.name))
-      .map((s) => ({ label: s.name, description: `${profile.name}${s.kind === 'single' ? ' · single container' : ''}`, host: profile.name })),
+      .map((s) => ({ label: s.name, description: `${profile.name} · ${s.kind === 'single' ? 'single container' : 'Blue-Green'}`, host: profile.name })),
   );
   if (items.length === 0) {
     void vscode.window.showInformationMessage(`No ${kinds.includes('blueGreen') ? 'Blue-Green ' : ''}${kinds.includes('single') ? `${kinds.length > 1 ? 'or ' : ''}single-container ` : ''}service is configured: add one to switchyard.hosts (or run Add Host).`);
@@ -98,7 +98,7 @@ async function runOperation(ctx: DeployCommandContext, target: { host: string; s
       else if (event.kind === 'stepFinished') logger.info(`${target.host}: ${engine().formatStep({ name: event.step, outcome: event.outcome, durationMs: event.durationMs, ...(event.detail ? { detail: event.detail } : {}) })}`);
       else if (event.kind === 'downtimeStarted') {
         logger.info(`${target.host}: stopping ${event.container}: ${target.service} is down until the new container answers`);
-        progress.report({ message: `${event.container} stopped: down until the new one answers…` });
+        progress.report({ message: `${stepTitles.recreate}: ${event.container} stopped…` });
       } else if (event.kind === 'backUp') {
         logger.info(`${target.host}: ${event.container} answers again after ${(event.downtimeMs / 1000).toFixed(2)} s of downtime`);
         progress.report({ message: `Back up after ${(event.downtimeMs / 1000).toFixed(1)} s of downtime` });

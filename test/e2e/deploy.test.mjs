@@ -40,7 +40,13 @@ test('Deploy from the command palette: progress names the steps, then the tree s
   await vs.waitForViewText(`live: ${liveBefore}`);
   await vs.runCommand('Switchyard: Deploy…');
   const input = page.locator('.quick-input-widget .quick-input-box input').filter({ visible: true }).first();
-  await input.waitFor({ state: 'visible' });
+  const title = page.locator('.quick-input-widget .quick-input-title').filter({ visible: true });
+  // Two deployable services (spring is Blue-Green, fastapi single): the palette asks which one first.
+  await title.filter({ hasText: 'which service?' }).waitFor({ state: 'visible' });
+  await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: 'Blue-Green' }).filter({ hasText: 'spring' }).waitFor({ state: 'visible' });
+  await input.fill('spring');
+  await page.keyboard.press('Enter');
+  await title.filter({ hasText: 'Deploy spring on' }).waitFor({ state: 'visible' });
   await input.fill('v2');
   await page.keyboard.press('Enter');
   const toast = page.locator('.notifications-toasts .notification-toast').filter({ hasText: 'Switchyard: Deploying spring v2' });
