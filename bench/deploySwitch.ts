@@ -6,10 +6,11 @@
  *   2. deploy.sh with handDoc's healthcheck timings (interval 30s, timeout 15s, start_period 60s);
  *   3. deploy.sh with the sandbox compose files' own timings (interval 10s, timeout 5s, start_period 20s).
  * "Ready" and "switched" are observed from outside, the same way for all three: this process polls the
- * new color's port directly (first answer from the new version) and Nginx's /api/whoami (first answer
+ * new color's port directly (first answer from the new version, once its container was (re)started) and Nginx's /api/whoami (first answer
  * naming the new color) every 5 ms. Asserts nothing (timings are not tests); leaves both colors on :latest.
  *   npm run bench -- deploy     (the sandbox must be up)
  */
+import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
 import { deploy } from '../src/core/deployEngine';
 import type { OperationResult } from '../src/core/deployTypes';
@@ -56,6 +57,15 @@ function firstAnswer(url: string, matches: (body: string) => boolean, stop: { is
   })();
 }
 
+/** The container's id and last start, as this machine's root sees them on the sandbox engine ('' when it does not exist). */
+function containerStart(info: SandboxInfo, container: string): string {
+  try {
+    return execFileSync('docker', ['-H', `unix://${info.dockerSocket}`, 'inspect', '-f', '{{.Id}} {{.State.StartedAt}}', container], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
 function parse(body: string): { color?: string; version?: string } {
   try {
     return JSON.parse(body) as { color?: string; version?: string };
@@ -72,9 +82,22 @@ async function liveColor(connection: HostConnection, service: BlueGreenService):
 /** Runs `work` under load with both observers; the new color is `idle` running image tag `version`. */
 async function measure(label: string, info: SandboxInfo, service: BlueGreenService, idle: Color, version: string, work: () => Promise<OperationResult | undefined>): Promise<Measured> {
   const stop = { isStopped: false };
+  // The idle color may already run `version` (left by an earlier deploy): compose would keep it as it is and
+  // nothing would start. Each measurement starts the new color from scratch, so that one goes first.
+  const container = service.colors[idle].container;
+  const before = await get(`http://127.0.0.1:${service.colors[idle].port}/api/whoami`);
+  if (before && parse(before.body).version === version) {
+    execFileSync('docker', ['-H', `unix://${info.dockerSocket}`, 'rm', '-f', container], { stdio: 'ignore' });
+    console.log(`  (${container} already ran ${version}: removed so the measurement starts it afresh)`);
+  }
   const load = await startLoad(`${info.nginx.httpUrl}/api/whoami`);
   const started = performance.now();
-  const ready = firstAnswer(`http://127.0.0.1:${service.colors[idle].port}/api/whoami`, (body) => parse(body).version === version, stop);
+  // Only a container started by this run counts (replaced, or a stopped one started again by compose).
+  const oldStart = containerStart(info, container);
+  const ready = (async () => {
+    while (!stop.isStopped && containerStart(info, container) === oldStart) await new Promise((r) => setTimeout(r, pollMs));
+    return firstAnswer(`http://127.0.0.1:${service.colors[idle].port}/api/whoami`, (body) => parse(body).version === version, stop);
+  })();
   const switched = firstAnswer(`${info.nginx.httpUrl}/api/whoami`, (body) => parse(body).color === idle && parse(body).version === version, stop);
   let result: OperationResult | undefined;
   let stats: LoadStats;

@@ -195,7 +195,7 @@ export const defaultDeploySettings: DeploySettings = {
   readyTimeoutMs: 120_000,
   switchReadyTimeoutMs: 10_000,
   startPeriodGraceMs: 10_000,
-  probeIntervalMs: 250,
+  probeIntervalMs: 150,
   probeTimeoutMs: 3000,
   probeSuccesses: 2,
   verifyTimeoutMs: 10_000,
