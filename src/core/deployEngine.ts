@@ -30,7 +30,7 @@ import { summarizeHistory } from './deployRecords';
 import { parseVerifyUrl, type BlueGreenService, type Color, type HostProfile, type ServiceProfile } from './hostProfile';
 import { describeError } from './logger';
 import { firstErrorLine, isCancellation, lastHealthCheck, mib, OperationCore, seconds, StepFailure, type ProbeTarget, type RunOptions } from './operationCore';
-import { parseSwitchFile, renderSwitch, resolveActiveColor, type ParsedSwitch } from './nginxSwitchFile';
+import { liveColorOf, parseSwitchFile, renderSwitch, resolveActiveColor, type ParsedSwitch } from './nginxSwitchFile';
 import { SingleOperation } from './singleDeploy';
 
 export type { RunOptions } from './operationCore';
@@ -103,9 +103,8 @@ class Operation extends OperationCore {
   private async colorOnDiskNow(step: StepName): Promise<Color | undefined> {
     const path = this.service.switchFile;
     const text = await this.retrying(step, 'reading the switch file', () => this.ports.files.read(path)).catch(() => undefined);
-    const parsed = text === undefined ? undefined : parseSwitchFile(text, { ports: [this.service.colors.blue.port, this.service.colors.green.port] }, path);
-    const active = parsed?.ok ? resolveActiveColor(parsed.parsed, this.service) : undefined;
-    return active?.ok ? active.color : undefined;
+    const live = text === undefined ? undefined : liveColorOf(text, this.service);
+    return live && 'color' in live ? live.color : undefined;
   }
 
   private async noteInterruptedOperation(): Promise<void> {

@@ -5,10 +5,9 @@
  */
 import type { LogLine } from './dockerLogParser';
 import type { BufferedLine, LogLevel } from './logBuffer';
-import type { BlueGreenService, Color, HostProfile } from './hostProfile';
+import type { Color, HostProfile } from './hostProfile';
 import type { ContainerInfo } from './hostState';
 import type { NodeRef } from './hostTree';
-import { parseSwitchFile, resolveActiveColor } from './nginxSwitchFile';
 
 export type NginxLogFile = 'access' | 'error';
 
@@ -131,12 +130,4 @@ export function channelLines(source: LogSource, lines: readonly LogLine[], forma
   if (source.kind !== 'nginx') return lines.map((line) => ({ text: formatContainerLine(line, format) }));
   if (source.file === 'error') return lines.map((line) => ({ text: line.text, level: nginxErrorLevel(line.text) }));
   return lines.map((line) => ({ text: line.text }));
-}
-
-/** The color a switch file's text sends the service's traffic to. */
-export function liveColorOf(text: string, service: BlueGreenService): { color: Color } | { error: string } {
-  const parsed = parseSwitchFile(text, { ports: [service.colors.blue.port, service.colors.green.port] }, service.switchFile);
-  if (!parsed.ok) return { error: parsed.error };
-  const active = resolveActiveColor(parsed.parsed, service);
-  return active.ok ? { color: active.color } : { error: active.error };
 }

@@ -490,6 +490,14 @@ export function resolveActiveColor(parsed: ParsedSwitch, service: BlueGreenServi
   return { ok: true, color: byPort };
 }
 
+/** The color a switch file's text sends the service's traffic to. */
+export function liveColorOf(text: string, service: BlueGreenService): { color: Color } | { error: string } {
+  const parsed = parseSwitchFile(text, { ports: [service.colors.blue.port, service.colors.green.port] }, service.switchFile);
+  if (!parsed.ok) return { error: parsed.error };
+  const active = resolveActiveColor(parsed.parsed, service);
+  return active.ok ? { color: active.color } : { error: active.error };
+}
+
 export type RenderResult = { ok: true; text: string } | { ok: false; error: string };
 
 /**

@@ -8,7 +8,7 @@ import { summarizeHistory } from './deployEngine';
 import type { DeployPorts, HistoryItem, LockRecord } from './deployTypes';
 import type { BlueGreenService, Color, HostProfile } from './hostProfile';
 import { describeError } from './logger';
-import { parseSwitchFile, resolveActiveColor } from './nginxSwitchFile';
+import { liveColorOf } from './nginxSwitchFile';
 
 export interface WarmColor {
   service: string;
@@ -43,15 +43,6 @@ export function warmColors(history: readonly HistoryItem[], profile: HostProfile
   return found;
 }
 
-async function liveColor(ports: DeployPorts, service: BlueGreenService): Promise<Color | string> {
-  const text = await ports.files.read(service.switchFile);
-  if (text === undefined) return `${service.switchFile} does not exist`;
-  const parsed = parseSwitchFile(text, { ports: [service.colors.blue.port, service.colors.green.port] }, service.switchFile);
-  if (!parsed.ok) return parsed.error;
-  const active = resolveActiveColor(parsed.parsed, service);
-  return active.ok ? active.color : active.error;
-}
-
 /** Stops every warm color whose time is up, each under the deploy lock; never the live color. */
 export async function retireExpiredWarmColors(ports: DeployPorts, profile: HostProfile, options: { who: string; stopTimeoutS?: number; newId?: () => string }): Promise<WarmRetireResult> {
   const result: WarmRetireResult = { stopped: [], left: [], waiting: [] };
@@ -81,10 +72,11 @@ export async function retireExpiredWarmColors(ports: DeployPorts, profile: HostP
     try {
       // Under the lock, look again: an operation may have finished between the first read and now.
       const again = warmColors(summarizeHistory(await ports.journal.read(500)), profile).find((w) => w.service === warm.service);
-      const live = await liveColor(ports, service);
+      const text = await ports.files.read(service.switchFile);
+      const live = text === undefined ? { error: `${service.switchFile} does not exist` } : liveColorOf(text, service);
       if (again?.operationId !== warm.operationId) result.left.push({ ...warm, reason: 'another operation ran since; its own record decides' });
-      else if (live !== 'blue' && live !== 'green') result.left.push({ ...warm, reason: `the live color cannot be told (${live}), so nothing is stopped` });
-      else if (live === warm.color) result.left.push({ ...warm, reason: `${warm.color} is live again (switched back by hand?)` });
+      else if ('error' in live) result.left.push({ ...warm, reason: `the live color cannot be told (${live.error}), so nothing is stopped` });
+      else if (live.color === warm.color) result.left.push({ ...warm, reason: `${warm.color} is live again (switched back by hand?)` });
       else {
         await ports.docker.stop(warm.container, options.stopTimeoutS ?? 10);
         result.stopped.push(warm);

@@ -10,7 +10,8 @@
  */
 import type { Color, BlueGreenService } from '../core/hostProfile';
 import { describeError } from '../core/logger';
-import { containerVersion, liveColorOf, switchedText, type LogSource } from '../core/logSources';
+import { containerVersion, switchedText, type LogSource } from '../core/logSources';
+import { liveColorOf } from '../core/nginxSwitchFile';
 import { ContainerLogStream } from './containerLogStream';
 import type { Disposable } from './emitter';
 import { toHostError } from './hostErrors';

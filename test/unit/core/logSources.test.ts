@@ -4,7 +4,6 @@ import type { ContainerInfo } from '../../../src/core/hostState';
 import {
   containerVersion,
   formatContainerLine,
-  liveColorOf,
   logChannelName,
   logSourceKey,
   logSourcesForNode,
@@ -12,6 +11,7 @@ import {
   nginxErrorLevel,
   switchedText,
 } from '../../../src/core/logSources';
+import { liveColorOf } from '../../../src/core/nginxSwitchFile';
 import { LineSplitter, TailResume } from '../../../src/core/tailResume';
 import { handDoc, handDocSpring } from './handdocProfile';
 
