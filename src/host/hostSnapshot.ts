@@ -307,12 +307,6 @@ export async function nginxFromProbe(source: SnapshotSource, sections: Map<strin
   return { switchFiles, configTest };
 }
 
-/** Memory, load and disk alone (the watcher's slow timer). */
-export async function readMetrics(source: SnapshotSource, dockerRootDir: string | undefined): Promise<HostMetrics> {
-  const [sections, disk] = await Promise.all([runHostProbe(source), readDockerRootDisk(source, dockerRootDir)]);
-  return metricsFromProbe(sections, source.profile, disk);
-}
-
 /**
  * The watcher's slow timer: memory, load and disk, and from the same one probe the switch files,
  * listening sockets and deploy lock, so a switch by the CLI, CI, deploy.sh or another editor (not a

@@ -41,6 +41,9 @@ export class HostWatcher implements Disposable {
   private metricsTimer?: NodeJS.Timeout;
   private retireTimer?: NodeJS.Timeout;
   private isRetiring = false;
+  private retirePorts?: HostDeployPorts;
+  /** The journal's size and mtime at the last pass, and the earliest keep-warm end it found: nothing to read again before either changes. */
+  private retireSeen?: { journal: string; nextDueMs: number };
   private readonly retireWarm: HostWatcherOptions['retireWarm'];
   private isDisposed = false;
   private readonly subscriptions: Disposable[] = [];
@@ -217,7 +220,16 @@ export class HostWatcher implements Disposable {
     if (!options || this.isRetiring || this.isDisposed || this.connection.state.kind !== 'connected' || !options.isEnabled()) return;
     this.isRetiring = true;
     try {
-      const result = await retireExpiredWarmColors(new HostDeployPorts(this.connection), this.profile, { who: options.who });
+      // A stat of the journal (SFTP, no process on the host) decides whether the journal must be read at all.
+      this.retirePorts ??= new HostDeployPorts(this.connection);
+      const journalPath = `${await this.retirePorts.stateDir()}/journal.jsonl`;
+      const stat = await this.connection.stat(journalPath);
+      const journal = stat ? `${stat.size}:${stat.mtimeMs}` : 'none';
+      if (this.retireSeen && this.retireSeen.journal === journal && Date.now() < this.retireSeen.nextDueMs) return;
+      const result = await retireExpiredWarmColors(this.retirePorts, this.profile, { who: options.who });
+      // A color left running (lock held, ...) is looked at again at the next tick.
+      const nextDueMs = result.left.length > 0 ? 0 : Math.min(...result.waiting.map((w) => Date.parse(w.warmUntil)));
+      this.retireSeen = { journal, nextDueMs };
       for (const warm of result.stopped) this.logger.info(`${this.profile.name}: stopped ${warm.container}: ${warm.service}'s ${warm.color} was kept warm until ${warm.warmUntil}`);
       for (const warm of result.left) this.logger.info(`${this.profile.name}: ${warm.container} is past its keep-warm time (${warm.warmUntil}) but still runs: ${warm.reason}`);
     } catch (error) {
