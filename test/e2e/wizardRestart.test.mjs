@@ -13,6 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readSandboxInfo, sandboxProfiles } from '../sandbox/sandboxProfile.mjs';
+import { restartOnlyCompose } from '../sandbox/restartOnlyCompose.mjs';
 import { openSandboxVSCode, trustSandboxHostKey, waitUntil } from './sandboxVSCode.mjs';
 
 const log = (m) => console.log(`[e2e] ${m}`);
@@ -72,29 +73,7 @@ before(
     dir = path.join(`/home/${info.user}`, 'switchyard-wizard-e2e');
     fs.mkdirSync(dir, { recursive: true });
     composeFile = path.join(dir, 'docker-compose.restart-only.yml');
-    fs.writeFileSync(
-      composeFile,
-      [
-        'version: "3.8"',
-        '# The port is fixed inside the start command: no setting carries it, so a copy could not move elsewhere.',
-        'services:',
-        '  restart-only:',
-        `    image: ${info.registry}/handdoc-fastapi:latest`,
-        `    container_name: ${container}`,
-        '    network_mode: host',
-        '    environment:',
-        '      - MODEL_LOAD_S=3',
-        `    command: ["/bin/sh", "-c", "PORT=${port} exec /bin/sh /app/start.sh"]`,
-        '    restart: unless-stopped',
-        '    healthcheck:',
-        `      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:${port}/health"]`,
-        '      interval: 30s',
-        '      timeout: 15s',
-        '      retries: 3',
-        '      start_period: 60s',
-        '',
-      ].join('\n'),
-    );
+    fs.writeFileSync(composeFile, restartOnlyCompose({ registry: info.registry, container, port, modelLoadS: 3 }));
     compose('up', '-d', '--force-recreate');
     await waitUntil(`${container} answers /health`, answers, 60_000);
     const profiles = sandboxProfiles(info);

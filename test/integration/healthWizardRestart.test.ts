@@ -18,7 +18,7 @@ import type { WizardTarget } from '../../src/core/wizardModel';
 import type { HostConnection } from '../../src/host/hostConnection';
 import { measureLabel } from '../../src/host/healthMeasure';
 import { WizardSession } from '../../src/ui/wizardSession';
-import { connectTo, hostDocker, readSandbox, sandboxProfile, testLogger, waitFor, type SandboxInfo } from './sandboxHost';
+import { connectTo, hostDocker, readSandbox, repoRoot, sandboxProfile, sh, testLogger, waitFor, type SandboxInfo } from './sandboxHost';
 
 const container = 'switchyard-wizard-restart-only';
 const project = 'switchyard-wizard-restart-only';
@@ -72,27 +72,8 @@ before(async () => {
   const owner = fs.statSync(info.appsDir);
   fs.chownSync(dir, owner.uid, owner.gid);
   composeFile = path.join(dir, 'docker-compose.restart-only.yml');
-  composeText = [
-    'version: "3.8"',
-    '',
-    '# The port is fixed inside the start command: no setting carries it, so a copy could not move elsewhere.',
-    'services:',
-    '  restart-only:',
-    `    image: ${info.registry}/handdoc-fastapi:latest`,
-    `    container_name: ${container}`,
-    '    network_mode: host',
-    '    environment:',
-    `      - MODEL_LOAD_S=${modelLoadS}`,
-    `    command: ["/bin/sh", "-c", "PORT=${port} exec /bin/sh /app/start.sh"]`,
-    '    restart: unless-stopped',
-    '    healthcheck:',
-    `      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:${port}/health"]`,
-    '      interval: 30s',
-    '      timeout: 15s',
-    '      retries: 3',
-    '      start_period: 60s',
-    '',
-  ].join('\n');
+  // The same file the e2e test uses (test/sandbox/restartOnlyCompose.mjs), printed by its script.
+  composeText = sh(process.execPath, [path.join(repoRoot, 'test', 'sandbox', 'restartOnlyCompose.mjs'), info.registry, container, String(port), String(modelLoadS)]);
   fs.writeFileSync(composeFile, composeText);
   fs.chownSync(composeFile, owner.uid, owner.gid);
   await compose('up', '-d', '--force-recreate');
