@@ -60,12 +60,4 @@ export function liveColorOnDisk(info = readSandboxInfo()) {
   return /server\s+127\.0\.0\.1:8081/.test(text) ? 'green' : 'blue';
 }
 
-/** Polls `check` every 0.5 s until it holds; fails naming `what` after `timeoutMs` (a bound, not a timing assertion). */
-export async function waitUntil(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { waitUntil } from '../sandbox/waitUntil.mjs';

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSandboxInfo } from './sandboxProfile.mjs';
+import { waitUntil } from './waitUntil.mjs';
 
 const CONTAINER = 'handdoc-fastapi';
 const COMPOSE_FILE = 'docker-compose.fastapi.yml';
@@ -19,14 +20,6 @@ function inspect(info, format) {
   }
 }
 
-async function waitFor(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-}
 
 async function answersThroughNginx(info) {
   try {
@@ -46,8 +39,8 @@ export async function restoreFastapiAsStarted(info = readSandboxInfo()) {
   });
   const configFiles = inspect(info, '{{index .Config.Labels "com.docker.compose.project.config_files"}}').split(',');
   if (configFiles.length !== 1 || path.basename(configFiles[0]) !== COMPOSE_FILE) throw new Error(`${CONTAINER} was not created from ${COMPOSE_FILE} alone: ${configFiles.join(', ')}`);
-  await waitFor(`${CONTAINER} answers /fastapi/health through Nginx`, () => answersThroughNginx(info), 60_000);
-  await waitFor(`Docker calls ${CONTAINER} healthy`, () => inspect(info, '{{.State.Health.Status}}') === 'healthy', 120_000);
+  await waitUntil(`${CONTAINER} answers /fastapi/health through Nginx`, () => answersThroughNginx(info), 60_000, 250);
+  await waitUntil(`Docker calls ${CONTAINER} healthy`, () => inspect(info, '{{.State.Health.Status}}') === 'healthy', 120_000, 250);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
