@@ -13,6 +13,7 @@ import type { HostProfile, SingleService } from '../core/hostProfile';
 import { unifiedDiff } from '../core/lineDiff';
 import type { DeployPorts } from '../core/deployTypes';
 import { describeError } from '../core/logger';
+import { firstErrorLine } from '../core/operationCore';
 import type { DeployConnection } from './deployPorts';
 import { HostError, isHostError } from './hostErrors';
 import { nginxArgs } from './hostSnapshot';
@@ -260,8 +261,7 @@ export async function applyConversion(connection: DeployConnection, ports: Conve
   const testNginx = async (): Promise<string | undefined> => {
     const test = await connection.exec(nginxArgs(profile, '-t'), { sudo: profile.nginx.useSudo, timeoutMs: 30_000 });
     if (test.exitCode === 0) return undefined;
-    const output = `${test.stderr}${test.stdout}`.trim();
-    return output.split('\n').find((line) => /\[(emerg|alert|crit|error)\]/.test(line)) ?? output.split('\n')[0] ?? 'nginx -t failed';
+    return firstErrorLine(`${test.stderr}${test.stdout}`);
   };
 
   let isManual = false;
@@ -314,7 +314,7 @@ export async function applyConversion(connection: DeployConnection, ports: Conve
     const reload = await connection.exec(nginxArgs(profile, '-s', 'reload'), { sudo: profile.nginx.useSudo, timeoutMs: 30_000 });
     if (reload.exitCode !== 0) {
       const problems = await putBack();
-      return { ...report, error: `nginx -s reload failed: ${`${reload.stderr}${reload.stdout}`.trim().split('\n')[0]}. The Nginx files are back as they were${problems.length ? ` except: ${problems.join('; ')}` : ''}.` };
+      return { ...report, error: `nginx -s reload failed: ${firstErrorLine(`${reload.stderr}${reload.stdout}`)}. The Nginx files are back as they were${problems.length ? ` except: ${problems.join('; ')}` : ''}.` };
     }
     report.nginxReloaded = true;
     report.done.push('nginx reloaded');
